@@ -1,0 +1,103 @@
+"""shortlist: retrieve with a FAISS bi-encoder index, rerank with a cross-encoder or Cohere.
+
+``import shortlist`` is cheap: heavy modules (torch, faiss, onnxruntime, cohere) and the
+framework adapters load only when first used. Public names resolve lazily below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from shortlist._version import __version__
+from shortlist.documents import (
+    RELEVANCE_SCORE_KEY,
+    RETRIEVAL_RANK_KEY,
+    RETRIEVAL_SCORE_KEY,
+    Document,
+    Hit,
+)
+from shortlist.errors import (
+    AuthenticationError,
+    EncoderMismatchError,
+    IndexFormatError,
+    InvalidInputError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    RateLimitError,
+    RerankerAPIError,
+    RerankerTimeoutError,
+    ShortlistError,
+    UnknownBackendError,
+)
+
+if TYPE_CHECKING:
+    from shortlist.encoders import Encoder, SentenceTransformerEncoder, load_encoder
+    from shortlist.evaluation import Dataset, evaluate, load_beir
+    from shortlist.fusion import Fusion
+    from shortlist.index import Index
+    from shortlist.loaders import load_documents
+    from shortlist.pipeline import Pipeline
+    from shortlist.rerank import Reranker, RerankResult, load_reranker
+
+_LAZY = {
+    "Index": "shortlist.index",
+    "Encoder": "shortlist.encoders",
+    "SentenceTransformerEncoder": "shortlist.encoders",
+    "load_encoder": "shortlist.encoders",
+    "load_documents": "shortlist.loaders",
+    "Reranker": "shortlist.rerank",
+    "RerankResult": "shortlist.rerank",
+    "load_reranker": "shortlist.rerank",
+    "Fusion": "shortlist.fusion",
+    "Pipeline": "shortlist.pipeline",
+    "Dataset": "shortlist.evaluation",
+    "evaluate": "shortlist.evaluation",
+    "load_beir": "shortlist.evaluation",
+}
+
+__all__ = [
+    "RELEVANCE_SCORE_KEY",
+    "RETRIEVAL_RANK_KEY",
+    "RETRIEVAL_SCORE_KEY",
+    "AuthenticationError",
+    "Dataset",
+    "Document",
+    "Encoder",
+    "EncoderMismatchError",
+    "Fusion",
+    "Hit",
+    "Index",
+    "IndexFormatError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "Pipeline",
+    "RateLimitError",
+    "RerankResult",
+    "Reranker",
+    "RerankerAPIError",
+    "RerankerTimeoutError",
+    "SentenceTransformerEncoder",
+    "ShortlistError",
+    "UnknownBackendError",
+    "__version__",
+    "evaluate",
+    "load_beir",
+    "load_documents",
+    "load_encoder",
+    "load_reranker",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shortlist' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,176 @@
+"""The two value types everything else passes around: :class:`Document` and :class:`Hit`.
+
+Both are frozen so no stage can mutate what a caller handed in; adapters copy them into
+their framework's types. The metadata key names that carry scores are defined here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from shortlist.errors import InvalidInputError
+
+RETRIEVAL_SCORE_KEY = "retrieval_score"
+"""Metadata key adapters use for the stage-1 (bi-encoder) similarity."""
+
+RELEVANCE_SCORE_KEY = "relevance_score"
+"""Metadata key adapters use for the stage-2 (reranker) relevance."""
+
+RETRIEVAL_RANK_KEY = "retrieval_rank"
+"""Metadata key adapters use for the 1-based position in the stage-1 ranking."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A piece of text with a stable id and JSON-serialisable metadata."""
+
+    id: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise InvalidInputError(f"Document.id must be a non-empty string, got {self.id!r}.")
+        if not isinstance(self.text, str):
+            raise InvalidInputError(
+                f"Document {self.id!r}: text must be a str, got {type(self.text).__name__}."
+            )
+        if not isinstance(self.metadata, Mapping):
+            raise InvalidInputError(
+                f"Document {self.id!r}: metadata must be a mapping, "
+                f"got {type(self.metadata).__name__}."
+            )
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, used for persistence and ``--json`` output."""
+        return {"id": self.id, "text": self.text, "metadata": dict(self.metadata)}
+
+    def __reduce__(self) -> Any:  # MappingProxyType is not copyable; rebuild from a dict
+        return (Document, (self.id, self.text, dict(self.metadata)))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked result.
+
+    ``score`` is the score the result was ranked by (higher is better): the retrieval
+    similarity after stage 1, the reranker relevance (or the fused score) after stage 2.
+    Both raw stage scores stay visible so a caller can always see why a document ranked.
+    """
+
+    document: Document
+    score: float
+    rank: int
+    retrieval_score: float | None = None
+    retrieval_rank: int | None = None
+    relevance_score: float | None = None
+
+    @property
+    def id(self) -> str:
+        """The document's id (shortcut)."""
+        return self.document.id
+
+    @property
+    def text(self) -> str:
+        """The document's text (shortcut)."""
+        return self.document.text
+
+    def score_metadata(self) -> dict[str, float | int]:
+        """The scores adapters put into framework metadata, under the shared key names."""
+        out: dict[str, float | int] = {}
+        if self.retrieval_score is not None:
+            out[RETRIEVAL_SCORE_KEY] = self.retrieval_score
+        if self.retrieval_rank is not None:
+            out[RETRIEVAL_RANK_KEY] = self.retrieval_rank
+        if self.relevance_score is not None:
+            out[RELEVANCE_SCORE_KEY] = self.relevance_score
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form for ``--json`` output: id, score, text, metadata and stage scores."""
+        out: dict[str, Any] = {
+            "id": self.document.id,
+            "score": self.score,
+            "rank": self.rank,
+            "text": self.document.text,
+            "metadata": dict(self.document.metadata),
+        }
+        out.update(self.score_metadata())
+        return out
+
+
+def new_id() -> str:
+    """A fresh random document id (uuid4 hex), as LangChain users expect for unnamed docs."""
+    return str(uuid.uuid4())
+
+
+def check_json_metadata(doc_id: str, metadata: Mapping[str, Any]) -> None:
+    """Fail now, not at save time, if metadata cannot be stored as plain JSON."""
+    try:
+        json.dumps(dict(metadata), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"Document {doc_id!r}: metadata must be JSON-serialisable (str, int, float, bool, "
+            f"None, lists and dicts of them); {exc}. Convert the value before indexing."
+        ) from exc
+
+
+def make_documents(
+    texts: Iterable[str | Document],
+    metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+    ids: Sequence[str | None] | None = None,
+) -> list[Document]:
+    """Normalise texts (+ metadatas, + ids) or ready Documents into validated Documents.
+
+    Ids are generated where missing; duplicate ids within one call are rejected, since
+    silently keeping only the last one would lose a document.
+    """
+    items = list(texts)
+    for name, seq in (("metadatas", metadatas), ("ids", ids)):
+        if seq is not None and len(seq) != len(items):
+            raise InvalidInputError(
+                f"{name} has {len(seq)} entries but there are {len(items)} texts; "
+                "pass one per text."
+            )
+    docs: list[Document] = []
+    for i, item in enumerate(items):
+        given_id = ids[i] if ids is not None else None
+        meta = metadatas[i] if metadatas is not None else None
+        if isinstance(item, Document):
+            doc = item
+            if given_id is not None or meta is not None:
+                doc = Document(
+                    id=given_id or item.id,
+                    text=item.text,
+                    metadata=meta if meta is not None else item.metadata,
+                )
+        elif isinstance(item, str):
+            doc = Document(id=given_id or new_id(), text=item, metadata=meta or {})
+        else:
+            raise InvalidInputError(
+                f"Item {i} is a {type(item).__name__}; pass str or shortlist.Document."
+            )
+        check_json_metadata(doc.id, doc.metadata)
+        docs.append(doc)
+    seen: set[str] = set()
+    dupes = [d.id for d in docs if d.id in seen or seen.add(d.id)]  # type: ignore[func-returns-value]
+    if dupes:
+        raise InvalidInputError(
+            f"Duplicate ids in one call: {sorted(set(dupes))[:5]}. Ids must be unique; "
+            "use upsert() to replace an existing document."
+        )
+    return docs
+
+
+def check_finite(name: str, value: float) -> float:
+    """Reject NaN/inf scores so they never reach a sort (NaN breaks ordering silently)."""
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be finite, got {value!r}.")
+    return value

@@ -1,0 +1,47 @@
+"""The encoder contract the index depends on: any embedding function can be plugged in.
+
+The index only needs a name (recorded in the manifest so a mismatched query encoder is
+caught at load time), a dimension, and two batch encode calls. That is what lets the
+LangChain adapter wrap any ``Embeddings`` object and the standard test-suites run with a
+6-dimensional fake embedding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into float32 vectors; documents and queries may be encoded differently."""
+
+    @property
+    def name(self) -> str:
+        """Stable identifier of the model (hub id or folder name), stored in manifests."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector this encoder returns."""
+        ...
+
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed documents: a ``(len(texts), dim)`` float32 array."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries: a ``(len(texts), dim)`` float32 array."""
+        ...
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-normalise so inner product equals cosine similarity; zero rows stay zero."""
+    arr = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    np.divide(arr, norms, out=arr, where=norms > 0)
+    return arr

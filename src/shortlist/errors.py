@@ -1,0 +1,61 @@
+"""The exception tree: every error a user can hit says what happened and what to do.
+
+Subclassing the builtin that fits (``ValueError``, ``ImportError``...) keeps ``except
+ValueError`` in user code working, while ``except ShortlistError`` catches all of ours.
+"""
+
+from __future__ import annotations
+
+
+class ShortlistError(Exception):
+    """Base class of every error raised by shortlist."""
+
+
+class InvalidInputError(ShortlistError, ValueError):
+    """Bad arguments or data: the message names the offending value and the fix."""
+
+
+class MissingDependencyError(ShortlistError, ImportError):
+    """An optional dependency is not installed; the message gives the pip command."""
+
+
+class ModelNotFoundError(ShortlistError, OSError):
+    """A model could not be resolved locally and the hub is unreachable or disabled."""
+
+
+class UnknownBackendError(InvalidInputError):
+    """A reranker or index spec names a backend that does not exist."""
+
+
+class IndexFormatError(ShortlistError):
+    """An index directory is missing, corrupt, or written by an incompatible version."""
+
+
+class EncoderMismatchError(ShortlistError, ValueError):
+    """The query encoder differs from the one the index was built with."""
+
+
+class RerankerAPIError(ShortlistError):
+    """A remote reranking API failed; ``status_code`` is the HTTP status if any."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthenticationError(RerankerAPIError):
+    """The API key was missing or rejected."""
+
+
+class RateLimitError(RerankerAPIError):
+    """The API kept answering 429; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = 429, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class RerankerTimeoutError(RerankerAPIError, TimeoutError):
+    """The API did not answer within the configured timeout."""

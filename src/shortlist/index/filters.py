@@ -1,0 +1,87 @@
+"""Metadata filters, evaluated in Python over the document store.
+
+A filter is a mapping; all its conditions must hold (AND):
+
+* ``{"lang": "en"}`` -- equality;
+* ``{"year": {"$in": [2023, 2024]}}`` -- membership; also ``$nin``, ``$eq``, ``$ne``,
+  ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$exists``;
+* ``{"$or": [{...}, {...}]}`` / ``{"$and": [...]}`` -- combinations;
+* or a callable ``metadata -> bool`` for anything else.
+
+Matching ids are handed to FAISS as an ID selector, so the search only considers
+documents that pass (pre-filtering): no recall is lost as with post-filtering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shortlist.errors import InvalidInputError
+
+Filter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
+
+_MISSING = object()
+
+
+_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"})
+
+
+def _validate(op: str, expected: Any) -> None:
+    """Reject unknown operators and malformed operands when the filter is compiled."""
+    if op not in _OPS:
+        raise InvalidInputError(
+            f"Unknown filter operator {op!r}; use one of: {', '.join(sorted(_OPS))}."
+        )
+    if op in ("$in", "$nin") and not isinstance(expected, list | tuple | set | frozenset):
+        raise InvalidInputError(f"{op} needs a list of values, got {expected!r}.")
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "$exists":
+        return (actual is not _MISSING) == bool(expected)
+    if actual is _MISSING:
+        return op in ("$ne", "$nin")
+    if op == "$eq":
+        return bool(actual == expected)
+    if op == "$ne":
+        return bool(actual != expected)
+    if op in ("$in", "$nin"):
+        return (actual in expected) == (op == "$in")
+    try:
+        if op == "$gt":
+            return bool(actual > expected)
+        if op == "$gte":
+            return bool(actual >= expected)
+        if op == "$lt":
+            return bool(actual < expected)
+        if op == "$lte":
+            return bool(actual <= expected)
+    except TypeError:
+        return False  # incomparable types (e.g. str vs int) simply do not match
+    raise InvalidInputError(f"Unknown filter operator {op!r}.")
+
+
+def compile_filter(spec: Filter) -> Callable[[Mapping[str, Any]], bool]:
+    """Validate ``spec`` once and return a fast predicate over metadata."""
+    if callable(spec):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError(f"filter must be a dict or a callable, got {type(spec).__name__}.")
+    checks: list[Callable[[Mapping[str, Any]], bool]] = []
+    for key, cond in spec.items():
+        if key in ("$and", "$or"):
+            if not isinstance(cond, list | tuple) or not cond:
+                raise InvalidInputError(f"{key} needs a non-empty list of filters.")
+            subs = [compile_filter(c) for c in cond]
+            combine = all if key == "$and" else any
+            checks.append(lambda m, subs=subs, combine=combine: combine(s(m) for s in subs))
+        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+            for op, expected in cond.items():
+                _validate(op, expected)
+                checks.append(
+                    lambda m, k=key, op=op, e=expected: _compare(op, m.get(k, _MISSING), e)
+                )
+        else:
+            checks.append(lambda m, k=key, e=cond: _compare("$eq", m.get(k, _MISSING), e))
+    return lambda m: all(c(m) for c in checks)

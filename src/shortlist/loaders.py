@@ -1,0 +1,80 @@
+"""Turn what users have on disk into :class:`~shortlist.documents.Document` lists.
+
+Supported: a BEIR ``corpus.jsonl`` (or the dataset folder holding it), any JSON-lines
+file with ``_id``/``id`` and ``text`` (+ ``title``, + other fields kept as metadata), and
+a folder of ``.txt``/``.md`` files (id = path relative to the folder). Nothing is
+skipped silently: empty documents are kept (they are real data), bad lines raise with
+their line number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from shortlist.documents import Document
+from shortlist.errors import InvalidInputError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
+
+
+def load_documents(path: str | os.PathLike[str]) -> list[Document]:
+    """Load a corpus file or folder (see module docs) into Documents."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidInputError(f"{p} does not exist; pass a corpus.jsonl file or a folder.")
+    if p.is_dir() and (p / "corpus.jsonl").is_file():
+        return list(read_jsonl_corpus(p / "corpus.jsonl"))
+    if p.is_dir():
+        return read_folder(p)
+    if p.suffix in (".jsonl", ".ndjson"):
+        return list(read_jsonl_corpus(p))
+    if p.suffix in TEXT_SUFFIXES:
+        return [Document(id=p.name, text=p.read_text(encoding="utf-8"), metadata={"source": str(p)})]
+    raise InvalidInputError(
+        f"Don't know how to read {p}: expected a .jsonl corpus, a .txt/.md file, or a folder."
+    )
+
+
+def beir_text(title: str, text: str) -> str:
+    """BEIR's convention for what a document's searchable text is: title, then body."""
+    return f"{title}\n{text}".strip() if title else text
+
+
+def read_jsonl_corpus(path: Path) -> Iterator[Document]:
+    """Read BEIR-style JSON lines: ``_id``/``id``, ``title``, ``text``; other keys -> metadata."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{lineno}: not valid JSON ({exc}).") from exc
+            doc_id = row.pop("_id", None) or row.pop("id", None)
+            if doc_id is None or "text" not in row:
+                raise InvalidInputError(f"{path}:{lineno}: each line needs '_id' (or 'id') and 'text'.")
+            title = str(row.get("title") or "")
+            text = str(row.pop("text") or "")
+            metadata = {k: v for k, v in row.items() if k != "metadata"}
+            metadata.update(row.get("metadata") or {})
+            yield Document(id=str(doc_id), text=beir_text(title, text), metadata=metadata)
+
+
+def read_folder(folder: Path, suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list[Document]:
+    """Every text file below ``folder`` (sorted, recursive); id = relative POSIX path."""
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+    if not files:
+        raise InvalidInputError(f"No {'/'.join(suffixes)} files found under {folder}.")
+    docs = []
+    for f in files:
+        rel = f.relative_to(folder).as_posix()
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(f"{f} is not UTF-8 text ({exc}).") from exc
+        docs.append(Document(id=rel, text=text, metadata={"source": rel}))
+    return docs

