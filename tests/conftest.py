@@ -25,7 +25,10 @@ def need(path: Path) -> Path:
     """Return ``path`` if present; skip locally, fail under CI, if it is missing."""
     if path.exists():
         return path
-    msg = f"shared asset missing: {path} (set SHORTLIST_SHARED to the folder holding models/ and datasets/)"
+    msg = (
+        f"shared asset missing: {path} "
+        "(set SHORTLIST_SHARED to the folder holding models/ and datasets/)"
+    )
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(msg)
     pytest.skip(msg)

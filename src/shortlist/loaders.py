@@ -33,7 +33,9 @@ def load_documents(path: str | os.PathLike[str]) -> list[Document]:
     if p.suffix in (".jsonl", ".ndjson"):
         return list(read_jsonl_corpus(p))
     if p.suffix in TEXT_SUFFIXES:
-        return [Document(id=p.name, text=p.read_text(encoding="utf-8"), metadata={"source": str(p)})]
+        return [
+            Document(id=p.name, text=p.read_text(encoding="utf-8"), metadata={"source": str(p)})
+        ]
     raise InvalidInputError(
         f"Don't know how to read {p}: expected a .jsonl corpus, a .txt/.md file, or a folder."
     )
@@ -56,7 +58,9 @@ def read_jsonl_corpus(path: Path) -> Iterator[Document]:
                 raise InvalidInputError(f"{path}:{lineno}: not valid JSON ({exc}).") from exc
             doc_id = row.pop("_id", None) or row.pop("id", None)
             if doc_id is None or "text" not in row:
-                raise InvalidInputError(f"{path}:{lineno}: each line needs '_id' (or 'id') and 'text'.")
+                raise InvalidInputError(
+                    f"{path}:{lineno}: each line needs '_id' (or 'id') and 'text'."
+                )
             title = str(row.get("title") or "")
             text = str(row.pop("text") or "")
             metadata = {k: v for k, v in row.items() if k != "metadata"}

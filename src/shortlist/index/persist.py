@@ -94,9 +94,11 @@ def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
     folder.mkdir()
     try:
         write_files(folder)
-        manifest = dict(manifest, generation=generation, files={
-            name: _sha256(folder / name) for name in (FAISS_FILE, DOCS_FILE)
-        })
+        manifest = dict(
+            manifest,
+            generation=generation,
+            files={name: _sha256(folder / name) for name in (FAISS_FILE, DOCS_FILE)},
+        )
         _fsync_dir(folder)
         tmp = directory / f".{MANIFEST}.{generation}.tmp"
         with tmp.open("w", encoding="utf-8") as fh:
@@ -109,8 +111,12 @@ def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     for stale in directory.iterdir():  # old generations and leftovers of crashed saves
-        if stale.name != generation and (stale.name.startswith("gen-") or stale.name.endswith(".tmp")):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+        if stale.name != generation and (
+            stale.name.startswith("gen-") or stale.name.endswith(".tmp")
+        ):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(
+                missing_ok=True
+            )
 
 
 def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:

@@ -56,12 +56,14 @@ class IndexSpec:
         if self.kind == "ivfpq":
             nlist, m, nbits = self.sized(dim, n_train)
             return f"IVF{nlist},PQ{m}x{nbits}"
-        assert self.factory is not None  # parse() guarantees it  # noqa: S101
+        assert self.factory is not None  # parse() guarantees it
         return self.factory
 
     def sized(self, dim: int, n_train: int) -> tuple[int, int, int]:
         """IVF-PQ (nlist, m, nbits), filling unset values from data size and dimension."""
-        nlist = self.params["nlist"] or max(1, min(int(4 * math.sqrt(max(n_train, 1))), n_train // 39 or 1))
+        nlist = self.params["nlist"] or max(
+            1, min(int(4 * math.sqrt(max(n_train, 1))), n_train // 39 or 1)
+        )
         m = self.params["m"] or _divisor_near(dim, max(1, dim // 8))
         if dim % m:
             raise InvalidInputError(f"ivfpq m={m} must divide the embedding dimension {dim}.")
@@ -91,7 +93,9 @@ def parse_spec(spec: str | IndexSpec | None) -> IndexSpec:
     name = name.strip().lower()
     if name == "faiss":
         if not rest.strip():
-            raise InvalidInputError("'faiss:' needs a FAISS factory string, e.g. 'faiss:IVF1024,Flat'.")
+            raise InvalidInputError(
+                "'faiss:' needs a FAISS factory string, e.g. 'faiss:IVF1024,Flat'."
+            )
         return IndexSpec("faiss", {}, rest.strip())
     if name not in _DEFAULTS:
         raise UnknownBackendError(
@@ -104,11 +108,15 @@ def parse_spec(spec: str | IndexSpec | None) -> IndexSpec:
         key = key.strip()
         if not eq or key not in params:
             valid = ", ".join(params) or "none"
-            raise InvalidInputError(f"Bad option {part!r} in index spec {spec!r}; valid options: {valid}.")
+            raise InvalidInputError(
+                f"Bad option {part!r} in index spec {spec!r}; valid options: {valid}."
+            )
         try:
             params[key] = int(value)
         except ValueError:
-            raise InvalidInputError(f"Index spec option {key} must be an integer, got {value!r}.") from None
+            raise InvalidInputError(
+                f"Index spec option {key} must be an integer, got {value!r}."
+            ) from None
         if params[key] < 0 or (params[key] == 0 and key not in ("nlist", "m")):
             raise InvalidInputError(f"Index spec option {key} must be positive, got {params[key]}.")
     return IndexSpec(name, params)

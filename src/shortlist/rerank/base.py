@@ -69,6 +69,13 @@ class Reranker(ABC):
             return np.zeros(0, dtype=np.float32)
         return self._checked(self._score(query, texts), len(texts))
 
+    async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
+        """Async :meth:`score`."""
+        texts = _validate(query, texts, None, None)
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        return self._checked(await self._ascore(query, texts), len(texts))
+
     @abstractmethod
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
         """Score every text against the query; return a float array of ``len(texts)``."""
