@@ -6,6 +6,7 @@ import os
 
 from shortlist.encoders.base import Encoder, l2_normalize
 from shortlist.encoders.sentence_transformers import SentenceTransformerEncoder
+from shortlist.errors import InvalidInputError
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -18,6 +19,11 @@ def load_encoder(
         model = DEFAULT_EMBEDDER
     if isinstance(model, Encoder):
         return model
+    if not isinstance(model, str | os.PathLike):
+        raise InvalidInputError(
+            f"encoder must be a model name/path or an object with name, dim, "
+            f"encode_documents() and encode_queries(); got {type(model).__name__}."
+        )
     return SentenceTransformerEncoder(model, **options)  # type: ignore[arg-type]
 
 

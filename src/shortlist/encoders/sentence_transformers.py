@@ -16,8 +16,8 @@ import numpy as np
 
 from shortlist._optional import require
 from shortlist.encoders.base import l2_normalize
-from shortlist.errors import InvalidInputError
-from shortlist.models import canonical_id, resolve_model
+from shortlist.errors import InvalidInputError, ModelNotFoundError
+from shortlist.models import canonical_id, how_to_get, resolve_model
 
 
 class SentenceTransformerEncoder:
@@ -46,9 +46,19 @@ class SentenceTransformerEncoder:
     ) -> None:
         st = require("sentence_transformers", feature="The sentence-transformers encoder")
         location = resolve_model(model, "sentence-transformers")
-        self._model: Any = st.SentenceTransformer(
-            location, device=device, trust_remote_code=trust_remote_code
-        )
+        try:
+            self._model: Any = st.SentenceTransformer(
+                location, device=device, trust_remote_code=trust_remote_code
+            )
+        except OSError as exc:  # hub unreachable / unknown repo: say what to do instead
+            hub_id = canonical_id(os.fspath(model))
+            raise ModelNotFoundError(
+                f"Could not load bi-encoder {os.fspath(model)!r} ({exc.__class__.__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}). To fix: "
+                f"{how_to_get(hub_id, 'sentence-transformers')}."
+            ) from exc
+        self.source = location
+        """Where the weights were loaded from (a local folder, or the hub id)."""
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
         self._name = _model_name(os.fspath(model), location)

@@ -233,6 +233,12 @@ class Index:
             raise InvalidInputError(f"FAISS rejected index factory {factory!r}: {exc}") from exc
         if self.spec.kind == "hnsw":
             base.hnsw.efConstruction = self.spec.params["ef_construction"]
+        for part in (base, faiss.try_extract_index_ivf(base)):
+            part = faiss.downcast_index(part) if part is not None else None
+            if hasattr(part, "do_polysemous_training"):
+                # Polysemous codes only help Hamming-threshold search, which we never use,
+                # and training them takes minutes where plain PQ takes milliseconds.
+                part.do_polysemous_training = False
         if not base.is_trained:
             base.train(first_batch)
         ivf = faiss.try_extract_index_ivf(base)
@@ -368,7 +374,11 @@ class Index:
                 "format_version": persist.FORMAT_VERSION,
                 "shortlist_version": __version__,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "encoder": {"name": self.encoder.name, "dim": self.dim},
+                "encoder": {
+                    "name": self.encoder.name,
+                    "dim": self.dim,
+                    "source": str(getattr(self.encoder, "source", "")) or None,
+                },
                 "metric": self.metric,
                 "spec": str(self.spec),
                 "factory": self._factory,
@@ -412,7 +422,10 @@ class Index:
         directory = Path(path)
         manifest, folder = persist.open_manifest(directory)
         stored = manifest["encoder"]
-        enc = load_encoder(encoder if encoder is not None else stored["name"])
+        if encoder is None:  # the folder it was built from, if still there, else the model id
+            source = stored.get("source")
+            encoder = source if source and Path(source).is_dir() else stored["name"]
+        enc = load_encoder(encoder)
         if int(enc.dim) != int(stored["dim"]) or enc.name != stored["name"]:
             raise EncoderMismatchError(
                 f"{directory} was built with encoder {stored['name']!r} (dim {stored['dim']}), "

@@ -117,6 +117,8 @@ def parse_spec(spec: str | IndexSpec | None) -> IndexSpec:
             raise InvalidInputError(
                 f"Index spec option {key} must be an integer, got {value!r}."
             ) from None
-        if params[key] < 0 or (params[key] == 0 and key not in ("nlist", "m")):
+        if params[key] < 0 or (
+            params[key] == 0 and not (name == "ivfpq" and key in ("nlist", "m"))
+        ):
             raise InvalidInputError(f"Index spec option {key} must be positive, got {params[key]}.")
     return IndexSpec(name, params)

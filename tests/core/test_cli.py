@@ -1,0 +1,108 @@
+"""The command line, run in-process through its entry point on real models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shortlist.cli import main
+
+
+@pytest.fixture(scope="module")
+def notes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("notes")
+    (root / "sub").mkdir()
+    (root / "paris.md").write_text("# Paris\nParis is the capital and largest city of France.")
+    (root / "tokyo.txt").write_text("Tokyo is the capital of Japan and its most populous city.")
+    (root / "sub" / "python.md").write_text(
+        "Python is a programming language created by Guido van Rossum."
+    )
+    (root / "ignored.bin").write_bytes(b"\x00\x01")
+    return root
+
+
+@pytest.fixture(scope="module")
+def index_dir(
+    notes_dir: Path, bi_encoder_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    out = tmp_path_factory.mktemp("idx") / "notes-index"
+    assert (
+        main(["index", str(notes_dir), "--out", str(out), "--embedder", str(bi_encoder_path), "-q"])
+        == 0
+    )
+    return out
+
+
+def test_index_folder_then_search_json(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert (
+        main(["search", str(index_dir), "Which city is the capital of Japan?", "-n", "3", "--json"])
+        == 0
+    )
+    items = json.loads(capsys.readouterr().out)
+    assert [set(i) >= {"id", "score", "text", "metadata"} for i in items] == [True] * 3
+    assert items[0]["id"] == "tokyo.txt"
+    assert items[0]["metadata"] == {"source": "tokyo.txt"}
+    assert items[0]["score"] >= items[1]["score"] >= items[2]["score"]
+    assert {i["id"] for i in items} == {"tokyo.txt", "paris.md", "sub/python.md"}
+
+
+def test_search_table_and_filter(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["search", str(index_dir), "capital city", "--filter", "source=paris.md"]) == 0
+    out = capsys.readouterr().out
+    assert "paris.md" in out and "tokyo.txt" not in out
+    assert out.splitlines()[0].split()[:3] == ["rank", "id", "score"]
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", str(tmp_path), "anything"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shortlist: error:") and "not a shortlist index" in err
+    assert "Traceback" not in err
+
+
+def test_index_beir_corpus_with_hnsw(
+    tmp_path: Path, bi_encoder_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [
+        {
+            "_id": "a",
+            "title": "Lift",
+            "text": "Lift on a wing grows with the angle of attack.",
+            "year": 1950,
+        },
+        {"_id": "b", "title": "", "text": ""},
+        {
+            "_id": "c",
+            "title": "Heat",
+            "text": "Heat transfer at hypersonic speed heats the nose cone.",
+        },
+    ]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "idx"
+    assert (
+        main(
+            [
+                "index",
+                str(corpus),
+                "--out",
+                str(out),
+                "--embedder",
+                str(bi_encoder_path),
+                "--index-spec",
+                "hnsw",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "manifest.json").read_text())["spec"].startswith("hnsw")
+    capsys.readouterr()
+    assert main(["search", str(out), "angle of attack", "-n", "3", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert items[0]["id"] == "a" and items[0]["metadata"] == {"title": "Lift", "year": 1950}
+    assert len(items) == 3  # the empty document is kept, never dropped

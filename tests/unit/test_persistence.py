@@ -1,0 +1,133 @@
+"""Saving is atomic and pickle-free; loading verifies what it reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shortlist import Index, IndexFormatError, InvalidInputError
+from shortlist.index import persist
+from tests.unit.toy import HashEncoder
+
+
+def _index(n: int = 50, spec: str = "flat") -> Index:
+    return Index.build(
+        [f"text {i}" for i in range(n)],
+        HashEncoder(),
+        ids=[f"d{i}" for i in range(n)],
+        metadatas=[{"i": i, "tags": ["a", "b"], "nested": {"x": 1.5}} for i in range(n)],
+        spec=spec,
+    )
+
+
+def test_layout_is_plain_files_and_no_pickle(tmp_path: Path) -> None:
+    path = _index().save(tmp_path / "idx")
+    manifest = json.loads((path / "manifest.json").read_text())
+    folder = path / manifest["generation"]
+    assert sorted(p.name for p in folder.iterdir()) == ["documents.jsonl", "index.faiss"]
+    rows = [json.loads(line) for line in (folder / "documents.jsonl").read_text().splitlines()]
+    assert rows[3] == {
+        "key": 3,
+        "id": "d3",
+        "text": "text 3",
+        "metadata": {"i": 3, "tags": ["a", "b"], "nested": {"x": 1.5}},
+    }
+    for f in folder.iterdir():
+        assert not f.read_bytes().startswith(b"\x80"), f"{f.name} looks like a pickle"
+
+
+def test_crash_mid_save_leaves_previous_index_loadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _index(30)
+    path = first.save(tmp_path / "idx")
+    bigger = _index(60)
+
+    def crash(*args: object, **kwargs: object) -> int:
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(persist, "write_documents", crash)
+    with pytest.raises(OSError, match="injected"):
+        bigger.save(path)
+    monkeypatch.undo()
+    loaded = Index.load(path, encoder=HashEncoder())
+    assert len(loaded) == 30  # the old index, intact
+    assert (
+        len([p for p in path.iterdir() if p.name.startswith("gen-")]) == 1
+    )  # no half-written generation left
+
+
+def test_crash_before_commit_point_keeps_old_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _index(30).save(tmp_path / "idx")
+    import os
+
+    real_replace = os.replace
+
+    def crash_on_manifest(src: str, dst: str) -> None:
+        if str(dst).endswith("manifest.json"):
+            raise KeyboardInterrupt  # e.g. the process is killed right before the commit
+        real_replace(src, dst)
+
+    monkeypatch.setattr(persist.os, "replace", crash_on_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        _index(60).save(path)
+    monkeypatch.undo()
+    assert len(Index.load(path, encoder=HashEncoder())) == 30
+    # the next successful save cleans up whatever the crash left behind
+    _index(45).save(path)
+    assert len(Index.load(path, encoder=HashEncoder())) == 45
+    assert len([p for p in path.iterdir() if p.name.startswith("gen-")]) == 1
+    assert not [p for p in path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_tampered_file_is_detected(tmp_path: Path) -> None:
+    path = _index().save(tmp_path / "idx")
+    gen = json.loads((path / "manifest.json").read_text())["generation"]
+    docs = path / gen / "documents.jsonl"
+    docs.write_text(docs.read_text().replace("text 3", "text X"))
+    with pytest.raises(IndexFormatError, match="checksum"):
+        Index.load(path, encoder=HashEncoder())
+
+
+def test_wrong_format_version_and_non_index_dirs(tmp_path: Path) -> None:
+    path = _index().save(tmp_path / "idx")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="format 99"):
+        Index.load(path, encoder=HashEncoder())
+    with pytest.raises(IndexFormatError, match="not a shortlist index"):
+        Index.load(tmp_path, encoder=HashEncoder())
+
+
+def test_refuses_to_overwrite_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(InvalidInputError, match="not a shortlist index"):
+        _index().save(tmp_path)
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize("spec", ["flat", "hnsw", "ivfpq:nlist=4,m=4"])
+def test_roundtrip_after_deletes_for_each_structure(tmp_path: Path, spec: str) -> None:
+    index = _index(300, spec)
+    index.delete([f"d{i}" for i in range(0, 300, 3)])
+    index.upsert(["replacement"], ids=["d1"])
+    expected = [(h.id, round(h.score, 5)) for h in index.search("text 7", k=20)]
+    loaded = Index.load(index.save(tmp_path / spec), encoder=HashEncoder())
+    assert len(loaded) == 200
+    assert [(h.id, round(h.score, 5)) for h in loaded.search("text 7", k=20)] == expected
+    assert loaded.get(["d1"])[0].text == "replacement"
+    loaded.add(["after load"], ids=["new"])  # keys keep growing: no collision with old ones
+    assert loaded.search("after load", k=1)[0].id == "new"
+
+
+def test_empty_index_saves_and_loads(tmp_path: Path) -> None:
+    empty = Index(HashEncoder())
+    loaded = Index.load(empty.save(tmp_path / "e"), encoder=HashEncoder())
+    assert len(loaded) == 0 and loaded.search("anything", k=3) == []
+    loaded.add(["now there is one"], ids=["x"])
+    assert loaded.search("now there is one", k=3)[0].id == "x"
