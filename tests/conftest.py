@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests never reach a model hub: every model comes from ../shared or an offline package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHORTLIST_SHARED", REPO.parent / "shared")).resolve()
 MODELS = SHARED / "models"
