@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from shortlist._version import __version__
 from shortlist.documents import (
+    FUSED_SCORE_KEY,
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
     RETRIEVAL_SCORE_KEY,
@@ -57,6 +58,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "FUSED_SCORE_KEY",
     "RELEVANCE_SCORE_KEY",
     "RETRIEVAL_RANK_KEY",
     "RETRIEVAL_SCORE_KEY",

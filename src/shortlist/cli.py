@@ -19,7 +19,7 @@ from shortlist.errors import InvalidInputError, ShortlistError
 
 
 def _parse_filter(pairs: Sequence[str]) -> dict[str, Any] | None:
-    """``--filter key=value`` (repeatable; ``key=a|b`` means "a or b"); values are JSON if they parse."""
+    """``--filter key=value`` (repeatable; ``key=a|b`` means a or b); JSON values are parsed."""
     if not pairs:
         return None
     out: dict[str, Any] = {}

@@ -25,6 +25,12 @@ RELEVANCE_SCORE_KEY = "relevance_score"
 RETRIEVAL_RANK_KEY = "retrieval_rank"
 """Metadata key adapters use for the 1-based position in the stage-1 ranking."""
 
+FUSED_SCORE_KEY = "fused_score"
+"""Metadata key for the final score when retrieval and rerank signals are fused.
+
+Written only when fusion is on; without fusion the final score is the relevance score.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Document:

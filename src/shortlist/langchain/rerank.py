@@ -1,0 +1,138 @@
+"""``ShortlistRerank``: any shortlist reranker as a LangChain document compressor.
+
+Reranking itself is :func:`shortlist.pipeline.rerank_indexed` (the same function the
+pipeline and the LlamaIndex adapter call); this module only converts documents, holds
+the pydantic fields, and reports a child run to LangChain callbacks so the rerank step
+shows up in traces with its inputs and outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
+from langchain_core.documents import BaseDocumentCompressor
+from langchain_core.documents import Document as LCDocument
+from pydantic import ConfigDict, Field, field_validator
+
+from shortlist.documents import Hit
+from shortlist.fusion import Fusion
+from shortlist.langchain._convert import lc_to_candidates, reranked_copy
+from shortlist.pipeline import arerank_indexed, rerank_indexed
+from shortlist.rerank.base import Reranker
+
+
+def _load(spec: str) -> Reranker:
+    from shortlist.rerank import load_reranker  # registry: imports only the chosen backend
+
+    return load_reranker(spec)
+
+
+class ShortlistRerank(BaseDocumentCompressor):
+    """Rerank LangChain documents with a cross-encoder, ONNX model or Cohere.
+
+    Output documents are copies of the inputs (inputs are never mutated), best first,
+    with ``metadata["relevance_score"]`` (the reranker's score of ``page_content``,
+    higher is better), ``metadata["retrieval_rank"]`` (input position, or the rank a
+    shortlist retriever recorded) and ``metadata["retrieval_score"]`` when the input
+    carried one. With ``fusion`` set, the order follows the fused score, stored in
+    ``metadata["fused_score"]``.
+
+    Swap backends with one string: ``ShortlistRerank(reranker="cohere:rerank-v3.5")`` or
+    ``ShortlistRerank(reranker="onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8")``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    reranker: Reranker
+    """A :class:`~shortlist.rerank.base.Reranker`, or a spec for ``shortlist.load_reranker``."""
+    top_n: int | None = Field(default=3, ge=1)
+    """Documents to keep (LangChain's default 3); ``None`` keeps all, reordered."""
+    score_threshold: float | None = None
+    """Drop documents whose relevance score is below this."""
+    fusion: str | None = None
+    """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``."""
+
+    def __init__(self, **data: Any) -> None:
+        # Load a spec here rather than only in the validator: pydantic would wrap our
+        # typed errors (UnknownBackendError, MissingDependencyError's hint) in a
+        # ValidationError, and callers should be able to catch them by type.
+        if isinstance(data.get("reranker"), str):
+            data["reranker"] = _load(data["reranker"])
+        super().__init__(**data)
+
+    @field_validator("reranker", mode="before")
+    @classmethod
+    def _load_spec(cls, value: Any) -> Any:
+        """Accept a spec string on ``model_validate`` too."""
+        return _load(value) if isinstance(value, str) else value
+
+    @field_validator("fusion")
+    @classmethod
+    def _check_fusion(cls, value: str | None) -> str | None:
+        Fusion.parse(value)  # fail at construction, not at the first query
+        return value
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "top_n": self.top_n,
+            "score_threshold": self.score_threshold,
+            "fusion": self.fusion,
+        }
+
+    def _finish(
+        self, documents: list[LCDocument], pairs: Sequence[tuple[int, Hit]]
+    ) -> list[LCDocument]:
+        fused = Fusion.parse(self.fusion) is not None
+        return [reranked_copy(documents[i], hit, fused=fused) for i, hit in pairs]
+
+    def compress_documents(
+        self,
+        documents: Sequence[LCDocument],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[LCDocument]:
+        """Rerank ``documents`` against ``query``; returns scored copies, best first."""
+        docs = list(documents)
+        run = CallbackManager.configure(callbacks).on_chain_start(
+            None, {"query": query, "documents": docs}, name=type(self).__name__
+        )
+        try:
+            pairs = (
+                rerank_indexed(self.reranker, query, lc_to_candidates(docs), **self._options())
+                if docs
+                else []
+            )
+            out = self._finish(docs, pairs)
+        except BaseException as exc:
+            run.on_chain_error(exc)
+            raise
+        run.on_chain_end({"documents": out})
+        return out
+
+    async def acompress_documents(
+        self,
+        documents: Sequence[LCDocument],
+        query: str,
+        callbacks: Callbacks | None = None,
+    ) -> Sequence[LCDocument]:
+        """Async :meth:`compress_documents` via the reranker's native async path."""
+        docs = list(documents)
+        run = await AsyncCallbackManager.configure(callbacks).on_chain_start(
+            None, {"query": query, "documents": docs}, name=type(self).__name__
+        )
+        try:
+            pairs = (
+                await arerank_indexed(
+                    self.reranker, query, lc_to_candidates(docs), **self._options()
+                )
+                if docs
+                else []
+            )
+            out = self._finish(docs, pairs)
+        except BaseException as exc:
+            await run.on_chain_error(exc)
+            raise
+        await run.on_chain_end({"documents": out})
+        return out

@@ -1,0 +1,91 @@
+"""``ShortlistRetriever``: a shortlist Index or Pipeline as a LangChain retriever.
+
+Pass an :class:`~shortlist.index.Index` for plain bi-encoder retrieval, or a
+:class:`~shortlist.pipeline.Pipeline` to get retrieve-and-rerank as one Runnable. The
+async path calls the core's async search (worker pool + the reranker's native async), so
+``ainvoke`` never runs the sync code on the event loop.
+"""
+
+from __future__ import annotations
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document as LCDocument
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, model_validator
+
+from shortlist.index import Filter, Index
+from shortlist.langchain._convert import hit_to_lc
+from shortlist.pipeline import Pipeline, aretrieve, retrieve
+
+DEFAULT_K = 4
+"""LangChain's usual number of documents, used for an index when ``k`` is not set."""
+
+
+class ShortlistRetriever(BaseRetriever):
+    """Retrieve from a shortlist ``Index`` (stage 1) or ``Pipeline`` (stage 1 + rerank).
+
+    Returned documents are new LangChain documents: ``id`` is the shortlist document id,
+    ``page_content`` its text, and ``metadata`` its metadata plus ``retrieval_score``,
+    ``retrieval_rank`` and, when a pipeline reranked, ``relevance_score``.
+
+    Both ``k`` and ``filter`` can be overridden per call:
+    ``retriever.invoke("q", k=10, filter={"year": {"$gte": 2020}})``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Index | None = None
+    """The index to search. Exactly one of ``index`` and ``pipeline`` must be given."""
+    pipeline: Pipeline | None = None
+    """A retrieve-and-rerank pipeline; its output (not its candidates) is returned."""
+    k: int | None = Field(default=None, ge=1)
+    """Documents to return. ``None``: 4 for an index, the pipeline's ``top_n`` for a pipeline."""
+    filter: Filter | None = None
+    """Metadata filter (see :mod:`shortlist.index.filters`), applied before ranking."""
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ShortlistRetriever:
+        if (self.index is None) == (self.pipeline is None):
+            raise ValueError(
+                "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
+            )
+        return self
+
+    def _source(self) -> Index | Pipeline:
+        return self.pipeline if self.pipeline is not None else self.index  # type: ignore[return-value]
+
+    def _k(self, k: int | None) -> int:
+        if k is not None:
+            return k
+        if self.k is not None:
+            return self.k
+        return self.pipeline.top_n if self.pipeline is not None else DEFAULT_K
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[LCDocument]:
+        """``k``/``filter`` given at invoke time replace the configured ones for that call."""
+        flt = filter if filter is not None else self.filter
+        hits = retrieve(self._source(), query, self._k(k), filter=flt)
+        return [hit_to_lc(h) for h in hits]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[LCDocument]:
+        """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
+        flt = filter if filter is not None else self.filter
+        hits = await aretrieve(self._source(), query, self._k(k), filter=flt)
+        return [hit_to_lc(h) for h in hits]

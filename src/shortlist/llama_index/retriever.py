@@ -1,0 +1,138 @@
+"""``ShortlistRetriever``: a shortlist Index or Pipeline as a LlamaIndex retriever.
+
+Pass an :class:`~shortlist.index.Index` for plain bi-encoder retrieval, or a
+:class:`~shortlist.pipeline.Pipeline` for retrieve-and-rerank in one retriever. Unlike
+LlamaIndex's default ``_aretrieve`` (which runs the sync path inside the coroutine, as
+its ``FaissVectorStore`` does), ``aretrieve`` awaits the core's async search, which runs
+the encoder and FAISS in shortlist's worker pool: the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
+
+from shortlist.errors import InvalidInputError
+from shortlist.index import Filter, Index
+from shortlist.llama_index._convert import hit_to_node
+from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
+from shortlist.pipeline import Pipeline, aretrieve, retrieve
+
+DEFAULT_SIMILARITY_TOP_K = 10
+"""Nodes returned from an index when ``similarity_top_k`` is not set."""
+
+
+class ShortlistRetriever(BaseRetriever):
+    """Retrieve from a shortlist ``Index`` (stage 1) or ``Pipeline`` (stage 1 + rerank).
+
+    Each result is a new ``NodeWithScore`` over a ``TextNode`` whose ``id_`` is the
+    shortlist document id and whose metadata is the document's metadata plus
+    ``retrieval_score``, ``retrieval_rank`` and, when a pipeline reranked,
+    ``relevance_score`` (these keys are excluded from the LLM and embedding text).
+    ``NodeWithScore.score`` is the score the result was ranked by: cosine similarity for
+    an index, the pipeline's final (rerank or fused) score for a pipeline.
+
+    Args:
+        index: the index to search. Exactly one of ``index`` and ``pipeline``.
+        pipeline: a retrieve-and-rerank pipeline; its output (not its candidates) is
+            returned.
+        similarity_top_k: nodes to return. ``None``: 10 for an index, the pipeline's
+            ``top_n`` for a pipeline.
+        filters: LlamaIndex ``MetadataFilters`` (EQ, NE, IN, NIN, GT, GTE, LT, LTE;
+            AND/OR/NOT; nested) or a shortlist filter dict/callable, applied before
+            ranking (pre-filtering: no recall lost).
+        callback_manager, object_map, objects, verbose: passed to ``BaseRetriever``.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: Index | None = None,
+        pipeline: Pipeline | None = None,
+        similarity_top_k: int | None = None,
+        filters: LlamaFilter | None = None,
+        callback_manager: CallbackManager | None = None,
+        object_map: dict[str, Any] | None = None,
+        objects: list[IndexNode] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if (index is None) == (pipeline is None):
+            raise InvalidInputError(
+                "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
+            )
+        if index is not None and not isinstance(index, Index):
+            raise InvalidInputError(f"index must be a shortlist Index, got {type(index).__name__}.")
+        if pipeline is not None and not isinstance(pipeline, Pipeline):
+            raise InvalidInputError(
+                f"pipeline must be a shortlist Pipeline, got {type(pipeline).__name__}."
+            )
+        self._source: Index | Pipeline = index if index is not None else pipeline  # type: ignore[assignment]
+        self.similarity_top_k = similarity_top_k
+        self.filters = filters
+        super().__init__(
+            callback_manager=callback_manager,
+            object_map=object_map,
+            objects=objects,
+            verbose=verbose,
+        )
+
+    @property
+    def index(self) -> Index | None:
+        """The index searched directly (``None`` when built from a pipeline)."""
+        return self._source if isinstance(self._source, Index) else None
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The pipeline run (``None`` when built from an index)."""
+        return self._source if isinstance(self._source, Pipeline) else None
+
+    @property
+    def similarity_top_k(self) -> int:
+        """Nodes returned per query (resolved: see the class docs for the default)."""
+        if self._top_k is not None:
+            return self._top_k
+        if isinstance(self._source, Pipeline):
+            return self._source.top_n
+        return DEFAULT_SIMILARITY_TOP_K
+
+    @similarity_top_k.setter
+    def similarity_top_k(self, value: int | None) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InvalidInputError(
+                f"similarity_top_k must be a positive integer or None, got {value!r}."
+            )
+        self._top_k = value
+
+    @property
+    def filters(self) -> LlamaFilter | None:
+        """The filters as given (LlamaIndex ``MetadataFilters`` or a shortlist filter)."""
+        return self._filters
+
+    @filters.setter
+    def filters(self, value: LlamaFilter | None) -> None:
+        self._core_filter: Filter | None = to_shortlist_filter(value)  # validates now
+        self._filters = value
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = retrieve(
+            self._source, query_bundle.query_str, self.similarity_top_k, filter=self._core_filter
+        )
+        return [hit_to_node(h) for h in hits]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
+        hits = await aretrieve(
+            self._source, query_bundle.query_str, self.similarity_top_k, filter=self._core_filter
+        )
+        return [hit_to_node(h) for h in hits]
+
+    def __repr__(self) -> str:
+        return (
+            f"ShortlistRetriever({self._source!r}, similarity_top_k={self.similarity_top_k}, "
+            f"filters={self._filters!r})"
+        )

@@ -1,0 +1,98 @@
+"""Both adapters over the same core give the same ids, order and scores for the same input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document as LCDocument
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from shortlist import Index, Pipeline
+from shortlist.langchain import ShortlistRerank as LCRerank
+from shortlist.langchain import ShortlistRetriever as LCRetriever
+from shortlist.llama_index import ShortlistRerank as LIRerank
+from shortlist.llama_index import ShortlistRetriever as LIRetriever
+from shortlist.rerank import load_reranker
+from shortlist.rerank.base import Reranker
+
+QUERIES = [
+    "what similarity laws must be obeyed when constructing aeroelastic models",
+    "heat transfer to a blunt body in hypersonic flow",
+]
+
+
+@pytest.fixture(scope="module")
+def index(bi_encoder, cranfield_docs, cranfield_vectors) -> Index:  # type: ignore[no-untyped-def]
+    idx = Index(bi_encoder)
+    idx.add(cranfield_docs[:300], embeddings=cranfield_vectors[:300])
+    return idx
+
+
+@pytest.fixture(scope="module")
+def reranker(onnx_model_path: Path) -> Reranker:
+    return load_reranker(f"onnx:{onnx_model_path}")
+
+
+def _lc(docs: list[LCDocument]) -> list[tuple[str | None, float]]:
+    return [(d.id, round(d.metadata["retrieval_score"], 6)) for d in docs]
+
+
+def _li(nodes: list[NodeWithScore]) -> list[tuple[str, float]]:
+    return [(n.node.node_id, round(float(n.score or 0.0), 6)) for n in nodes]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_retrievers_agree(index: Index, query: str) -> None:
+    lc = LCRetriever(index=index, k=15).invoke(query)
+    li = LIRetriever(index=index, similarity_top_k=15).retrieve(query)
+    assert len(lc) == 15
+    assert _lc(lc) == _li(li)
+    assert [d.metadata for d in lc] == [n.node.metadata for n in li]
+
+
+async def test_async_retrievers_agree(index: Index) -> None:
+    lc = await LCRetriever(index=index, k=10).ainvoke(QUERIES[0])
+    li = await LIRetriever(index=index, similarity_top_k=10).aretrieve(QUERIES[0])
+    assert _lc(lc) == _li(li)
+
+
+@pytest.mark.parametrize("fusion", [None, "rrf"])
+def test_rerankers_agree_on_the_same_candidates(
+    index: Index, reranker: Reranker, fusion: str | None
+) -> None:
+    query = QUERIES[1]
+    hits = index.search(query, k=12)
+    lc_in = [
+        LCDocument(id=h.id, page_content=h.text, metadata={"src": "x", "retrieval_score": h.score})
+        for h in hits
+    ]
+    li_in = [
+        NodeWithScore(node=TextNode(id_=h.id, text=h.text, metadata={"src": "x"}), score=h.score)
+        for h in hits
+    ]
+    lc_out = LCRerank(reranker=reranker, top_n=5, fusion=fusion).compress_documents(lc_in, query)
+    li_out = LIRerank(reranker=reranker, top_n=5, fusion=fusion).postprocess_nodes(
+        li_in, QueryBundle(query)
+    )
+    assert [d.id for d in lc_out] == [n.node.node_id for n in li_out]
+    for d, n in zip(lc_out, li_out, strict=True):
+        assert d.metadata["relevance_score"] == pytest.approx(
+            n.node.metadata["relevance_score"], abs=1e-9
+        )
+        assert d.metadata["retrieval_score"] == pytest.approx(
+            n.node.metadata["retrieval_score"], abs=1e-9
+        )
+    # and both equal the framework-free pipeline on the same candidates
+    core = Pipeline(index, reranker, fetch_k=12, top_n=5, fusion=fusion).search(query)
+    assert [h.id for h in core] == [d.id for d in lc_out]
+
+
+def test_pipeline_retrievers_agree(index: Index, reranker: Reranker) -> None:
+    pipe = Pipeline(index, reranker, fetch_k=15, top_n=4)
+    lc = LCRetriever(pipeline=pipe).invoke(QUERIES[0])
+    li = LIRetriever(pipeline=pipe).retrieve(QUERIES[0])
+    assert [d.id for d in lc] == [n.node.node_id for n in li]
+    assert [round(d.metadata["relevance_score"], 6) for d in lc] == [
+        round(float(n.score or 0), 6) for n in li
+    ]
