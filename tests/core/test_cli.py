@@ -106,3 +106,26 @@ def test_index_beir_corpus_with_hnsw(
     items = json.loads(capsys.readouterr().out)
     assert items[0]["id"] == "a" and items[0]["metadata"] == {"title": "Lift", "year": 1950}
     assert len(items) == 3  # the empty document is kept, never dropped
+
+
+def test_search_with_reranker_shows_both_rankings(
+    index_dir: Path, onnx_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["search", str(index_dir), "Who created Python?", "-n", "3", "-m", "2"]
+    capsys.readouterr()
+    assert main([*args, "--reranker", f"onnx:{onnx_model_path}", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
+    assert len(items) == 2 and items[0]["id"] == "sub/python.md"
+    assert {"relevance_score", "retrieval_score", "retrieval_rank"} <= set(items[0])
+    assert items[0]["score"] == items[0]["relevance_score"]
+    assert main([*args, "--reranker", f"onnx:{onnx_model_path}"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header[:5] == ["rank", "id", "score", "retr.rank", "retr.score"]
+
+
+def test_unknown_reranker_spec_is_a_clear_error(
+    index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", str(index_dir), "q", "--reranker", "cohre:rerank-v3.5"]) == 2
+    err = capsys.readouterr().err
+    assert "cohere" in err and "Traceback" not in err

@@ -1,0 +1,86 @@
+"""The framework-free two-stage pipeline on real models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shortlist import Index, InvalidInputError, Pipeline
+from shortlist.rerank import load_reranker
+from shortlist.rerank.base import Reranker
+
+QUERY = (
+    "what similarity laws must be obeyed when constructing aeroelastic models of heated high "
+    "speed aircraft"
+)
+
+
+@pytest.fixture(scope="module")
+def index(bi_encoder, cranfield_docs, cranfield_vectors) -> Index:  # type: ignore[no-untyped-def]
+    idx = Index(bi_encoder)
+    idx.add(cranfield_docs[:400], embeddings=cranfield_vectors[:400])
+    return idx
+
+
+@pytest.fixture(scope="module")
+def reranker(onnx_model_path: Path) -> Reranker:
+    return load_reranker(f"onnx:{onnx_model_path}", max_length=256)
+
+
+def test_run_reranks_the_candidates_and_keeps_both_scores(index: Index, reranker: Reranker) -> None:
+    result = Pipeline(index, reranker, fetch_k=20, top_n=5).run(QUERY)
+    assert [h.id for h in result.candidates] == [h.id for h in index.search(QUERY, k=20)]
+    assert len(result.hits) == 5 and [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
+    relevance = [h.relevance_score for h in result.hits]
+    assert relevance == sorted(relevance, reverse=True)
+    assert all(0.0 <= r <= 1.0 for r in relevance)  # sigmoid probabilities by default
+    by_id = {h.id: h for h in result.candidates}
+    for h in result.hits:
+        assert h.score == h.relevance_score
+        assert h.retrieval_score == by_id[h.id].score and h.retrieval_rank == by_id[h.id].rank
+    # the reranked top 5 are the 5 best of all 20 candidates by the reranker's own scores
+    all_scores = reranker.score(QUERY, [h.text for h in result.candidates])
+    assert sorted(all_scores, reverse=True)[:5] == pytest.approx(relevance)
+    assert result.retrieve_seconds > 0 and result.rerank_seconds > 0
+
+
+async def test_async_equals_sync(index: Index, reranker: Reranker) -> None:
+    pipe = Pipeline(index, reranker, fetch_k=15, top_n=4, fusion="rrf")
+    sync = pipe.search(QUERY)
+    async_ = await pipe.asearch(QUERY)
+    assert [(h.id, round(h.score, 9)) for h in sync] == [(h.id, round(h.score, 9)) for h in async_]
+
+
+def test_fusion_orders_by_fused_score_and_keeps_raw_scores(
+    index: Index, reranker: Reranker
+) -> None:
+    hits = Pipeline(index, reranker, fetch_k=15, top_n=15, fusion="rrf").search(QUERY)
+    plain = {h.id: h for h in Pipeline(index, reranker, fetch_k=15, top_n=15).search(QUERY)}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for h in hits:
+        rerank_rank = plain[h.id].rank
+        assert h.score == pytest.approx(1 / (60 + h.retrieval_rank) + 1 / (60 + rerank_rank))
+        assert h.relevance_score == pytest.approx(plain[h.id].relevance_score)
+
+
+def test_threshold_filters_on_relevance_and_spec_strings_work(
+    index: Index, onnx_model_path: Path
+) -> None:
+    pipe = Pipeline(index, f"onnx:{onnx_model_path}", fetch_k=10, top_n=10, score_threshold=0.5)
+    hits = pipe.search(QUERY)
+    assert all(h.relevance_score >= 0.5 for h in hits)
+    assert len(hits) < 10  # some of the ten candidates fall below 0.5 for this query
+
+
+def test_without_reranker_it_is_stage_one(index: Index) -> None:
+    hits = Pipeline(index, fetch_k=50, top_n=3).search(QUERY)
+    assert [h.id for h in hits] == [h.id for h in index.search(QUERY, k=3)]
+    assert all(h.relevance_score is None for h in hits)
+
+
+def test_bad_configuration(index: Index) -> None:
+    with pytest.raises(InvalidInputError, match="fetch_k must be a positive integer"):
+        Pipeline(index, fetch_k=0)
+    with pytest.raises(InvalidInputError, match="Unknown fusion"):
+        Pipeline(index, fusion="borda")
