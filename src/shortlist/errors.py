@@ -57,5 +57,13 @@ class RateLimitError(RerankerAPIError):
         self.retry_after = retry_after
 
 
+class RerankerRequestError(RerankerAPIError, InvalidInputError):
+    """The API rejected the request itself (HTTP 400/422): fix the input, do not retry.
+
+    It is both a :class:`RerankerAPIError` (it came from the API) and an
+    :class:`InvalidInputError` (``ValueError``): the server's message says what to change.
+    """
+
+
 class RerankerTimeoutError(RerankerAPIError, TimeoutError):
     """The API did not answer within the configured timeout."""

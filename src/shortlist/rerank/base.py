@@ -12,11 +12,38 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from shortlist._executor import run_blocking
 from shortlist.errors import InvalidInputError
+
+Activation = Literal["sigmoid", "none"]
+"""What local backends do with the model's logit: ``"sigmoid"`` (0..1) or ``"none"`` (raw)."""
+
+
+def check_activation(activation: str) -> Activation:
+    """Validate an ``activation`` option early, at construction, not at the first query."""
+    if activation not in get_args(Activation):
+        raise InvalidInputError(f"activation must be 'sigmoid' or 'none', got {activation!r}.")
+    return activation  # type: ignore[return-value]
+
+
+def apply_activation(logits: np.ndarray, activation: Activation) -> np.ndarray:
+    """Map raw logits to scores explicitly, instead of trusting a model's stored default.
+
+    The sigmoid is computed in float64 in a form that cannot overflow for large |logit|.
+    """
+    x = np.asarray(logits, dtype=np.float64)
+    if activation == "none":
+        return x
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,145 @@
+"""Rerankers: one interface (:class:`Reranker`), three backends, one loader.
+
+``load_reranker("onnx:/models/ms-marco")`` picks a backend by name. The registry holds
+dotted strings, so importing this package imports no backend and nothing heavy (torch,
+onnxruntime, cohere load only when a backend is built).
+
+Spec grammar::
+
+    spec    := backend [ ":" model ]
+    backend := "cross-encoder" | "onnx" | "cohere"
+    model   := anything (hub id, local directory, Cohere model name); split on the first ":"
+
+Examples: ``"cohere:rerank-v3.5"``, ``"cross-encoder:cross-encoder/ms-marco-MiniLM-L-6-v2"``,
+``"onnx:/path/to/dir"``, ``"onnx"`` (the backend's default model).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from shortlist.errors import InvalidInputError, UnknownBackendError
+from shortlist.rerank.base import Reranker, RerankResult
+
+if TYPE_CHECKING:
+    from shortlist.rerank.cohere import CohereReranker
+    from shortlist.rerank.cross_encoder import CrossEncoderReranker
+    from shortlist.rerank.onnx import OnnxReranker
+
+BACKENDS: dict[str, str] = {
+    "cross-encoder": "shortlist.rerank.cross_encoder:CrossEncoderReranker",
+    "onnx": "shortlist.rerank.onnx:OnnxReranker",
+    "cohere": "shortlist.rerank.cohere:CohereReranker",
+}
+"""Backend name -> ``"module:Class"``. Adding a backend is one line here."""
+
+_ALIASES = {"cross_encoder": "cross-encoder", "crossencoder": "cross-encoder"}
+
+_LAZY = {
+    "CrossEncoderReranker": "shortlist.rerank.cross_encoder",
+    "OnnxReranker": "shortlist.rerank.onnx",
+    "CohereReranker": "shortlist.rerank.cohere",
+}
+
+__all__ = [
+    "BACKENDS",
+    "CohereReranker",
+    "CrossEncoderReranker",
+    "OnnxReranker",
+    "RerankResult",
+    "Reranker",
+    "backend_class",
+    "load_reranker",
+    "parse_spec",
+]
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``"backend[:model]"`` into (backend, model or None), validating both parts."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidInputError(
+            f"Reranker spec must be a non-empty string like 'onnx' or 'cohere:rerank-v3.5', "
+            f"got {spec!r}."
+        )
+    name, sep, model = spec.strip().partition(":")
+    backend = name.strip().lower()
+    backend = _ALIASES.get(backend, backend)
+    if backend not in BACKENDS:
+        close = difflib.get_close_matches(backend, list(BACKENDS), n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownBackendError(
+            f"Unknown reranker backend {name.strip()!r}.{hint} "
+            f"Valid backends: {', '.join(sorted(BACKENDS))}."
+        )
+    if sep and not model.strip():
+        raise InvalidInputError(
+            f"Reranker spec {spec!r} names no model after ':'. Write '{backend}:<model>', or "
+            f"just '{backend}' for its default model."
+        )
+    return backend, (model.strip() if sep else None)
+
+
+def backend_class(name: str) -> type[Reranker]:
+    """Import and return the class registered for backend ``name``."""
+    backend, _ = parse_spec(name)
+    module_name, _, class_name = BACKENDS[backend].partition(":")
+    cls: type[Reranker] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def load_reranker(spec: str, **options: Any) -> Reranker:
+    """Build a reranker from a spec string; ``options`` go to the backend's constructor.
+
+    >>> load_reranker("onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8", batch_size=16)
+    >>> load_reranker("cohere", api_key="...", timeout=10)
+
+    Unknown backends raise :class:`~shortlist.errors.UnknownBackendError`; an option the
+    backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
+    valid ones (instead of a bare ``TypeError`` from deep inside).
+    """
+    backend, model = parse_spec(spec)
+    cls = backend_class(backend)
+    accepted = _keyword_params(cls)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        hints = []
+        for opt in unknown:
+            close = difflib.get_close_matches(opt, accepted, n=1)
+            hints.append(f"{opt!r} (did you mean {close[0]!r}?)" if close else repr(opt))
+        raise InvalidInputError(
+            f"Unknown option(s) for the {backend!r} reranker: {', '.join(hints)}. "
+            f"Valid options: {', '.join(accepted)}."
+        )
+    if model is not None:
+        if "model" in options:
+            raise InvalidInputError(
+                f"The model is given twice: in the spec ({spec!r}) and as model="
+                f"{options['model']!r}. Give it once."
+            )
+        options["model"] = model
+    return cls(**options)
+
+
+def _keyword_params(cls: type[Reranker]) -> list[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [
+        p.name
+        for p in params
+        if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shortlist.rerank' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

