@@ -16,6 +16,7 @@ from typing import Any
 from shortlist._version import __version__
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError, ShortlistError
+from shortlist.evaluation.cli import add_eval_parser
 
 
 def _parse_filter(pairs: Sequence[str]) -> dict[str, Any] | None:
@@ -175,12 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("index")
     p.set_defaults(func=cmd_info)
 
-    try:
-        from shortlist.evaluation.cli import add_eval_parser
-    except ImportError:  # evaluation extras unavailable: the other commands still work
-        pass
-    else:
-        add_eval_parser(sub)
+    add_eval_parser(sub)
     return parser
 
 

@@ -1,0 +1,95 @@
+"""Measure whether reranking pays: quality (nDCG, MRR, recall) and cost (latency) per stage.
+
+Named ``evaluation`` (not ``eval``) so ``from shortlist import evaluation`` cannot shadow
+the builtin. Typical use::
+
+    from shortlist.evaluation import load_beir, index_dataset, evaluate, format_table
+
+    data = load_beir("datasets/cranfield")
+    index = index_dataset(data, "sentence-transformers/all-MiniLM-L6-v2")  # embed once
+    report = evaluate(index, data, rerankers=["onnx:cross-encoder/ms-marco-MiniLM-L-12-v2"])
+    print(format_table(report))
+
+Any ``query -> ranked results`` callable can be evaluated too (a LangChain or LlamaIndex
+retriever, a function over your own stack); see :func:`evaluate`. Names resolve lazily, so
+registering the ``shortlist eval`` command costs nothing until it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shortlist.evaluation.beir import Dataset, load_beir, read_qrels
+    from shortlist.evaluation.metrics import (
+        as_trec_run,
+        mean_scores,
+        ndcg,
+        per_query,
+        recall,
+        reciprocal_rank,
+    )
+    from shortlist.evaluation.render import format_table, plot, to_markdown, write_report
+    from shortlist.evaluation.report import evaluate, index_dataset, result_id
+    from shortlist.evaluation.results import Latency, Report, Row
+    from shortlist.evaluation.verdict import Verdict
+
+_LAZY = {
+    "Dataset": "beir",
+    "load_beir": "beir",
+    "read_qrels": "beir",
+    "as_trec_run": "metrics",
+    "mean_scores": "metrics",
+    "ndcg": "metrics",
+    "per_query": "metrics",
+    "recall": "metrics",
+    "reciprocal_rank": "metrics",
+    "format_table": "render",
+    "plot": "render",
+    "to_markdown": "render",
+    "write_report": "render",
+    "evaluate": "report",
+    "index_dataset": "report",
+    "result_id": "report",
+    "Latency": "results",
+    "Report": "results",
+    "Row": "results",
+    "Verdict": "verdict",
+}
+
+__all__ = [
+    "Dataset",
+    "Latency",
+    "Report",
+    "Row",
+    "Verdict",
+    "as_trec_run",
+    "evaluate",
+    "format_table",
+    "index_dataset",
+    "load_beir",
+    "mean_scores",
+    "ndcg",
+    "per_query",
+    "plot",
+    "read_qrels",
+    "recall",
+    "reciprocal_rank",
+    "result_id",
+    "to_markdown",
+    "write_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shortlist.evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shortlist.evaluation.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,196 @@
+"""``shortlist eval``: evaluate retrieve-and-rerank on a BEIR-format dataset.
+
+Wire it in with :func:`add_eval_parser`; the handler returns the process exit code.
+Human output goes to stdout (the table) and stderr (progress, notes); with ``--json``
+stdout carries only the JSON report, so it can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+
+def _n_list(raw: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers like 10,20,50; got {raw!r}")
+    return values
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def add_eval_parser(subparsers: Any) -> None:
+    """Register ``eval`` on the main parser's ``add_subparsers()`` object."""
+    p = subparsers.add_parser(
+        "eval",
+        help="measure retrieval and reranking on a BEIR dataset (nDCG, MRR, recall, latency)",
+        description=(
+            "Embed the dataset's corpus once, run stage 1 once per query at the largest N, "
+            "rerank the top N candidates with each reranker (plain and fused), and report "
+            "nDCG@10, MRR@10, Recall@M/@N and per-stage latency, with a verdict per reranker."
+        ),
+    )
+    p.add_argument("dataset", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    p.add_argument("--split", default="test", help="qrels split to use (default: test)")
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="bi-encoder, hub id or local path (default: sentence-transformers/all-MiniLM-L6-v2)",
+    )
+    p.add_argument(
+        "--index", default=None, metavar="DIR", help="reuse a saved index of this corpus"
+    )
+    p.add_argument("--index-spec", default=None, help="flat (default) | hnsw | ivfpq | faiss:...")
+    p.add_argument("--batch-size", type=_positive, default=32, help="embedding batch size")
+    p.add_argument(
+        "--reranker",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SPEC",
+        help="reranker spec(s), e.g. onnx:PATH cross-encoder:PATH (repeatable)",
+    )
+    p.add_argument(
+        "-n",
+        type=_n_list,
+        default=(10, 20, 50, 100),
+        metavar="N,N,...",
+        help="candidate counts to rerank (default 10,20,50,100)",
+    )
+    p.add_argument(
+        "-m", type=_positive, default=10, help="shortlist size for Recall@M (default 10)"
+    )
+    p.add_argument(
+        "--fusion", default="rrf", help="fused variant to report too: rrf[:k=60] | weighted | none"
+    )
+    p.add_argument(
+        "--queries",
+        type=_positive,
+        default=None,
+        metavar="LIMIT",
+        help="evaluate only the first LIMIT queries",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write report.md, report.json and a PNG chart here",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_eval)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The full command, defaults spelled out, so a report says exactly how to rerun it."""
+    parts = ["shortlist", "eval", args.dataset]
+    if args.split != "test":
+        parts += ["--split", args.split]
+    for flag, value in (
+        ("--embedder", args.embedder),
+        ("--index", args.index),
+        ("--index-spec", args.index_spec),
+    ):
+        if value:
+            parts += [flag, value]
+    for spec in args.reranker:
+        parts += ["--reranker", spec]
+    parts += ["-n", ",".join(map(str, args.n)), "-m", str(args.m), "--fusion", args.fusion]
+    if args.queries:
+        parts += ["--queries", str(args.queries)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Handler of ``shortlist eval``; returns the exit code."""
+    from shortlist.errors import InvalidInputError
+    from shortlist.evaluation.beir import load_beir
+    from shortlist.evaluation.render import format_table, write_report
+    from shortlist.evaluation.report import evaluate, index_dataset
+    from shortlist.fusion import Fusion
+    from shortlist.index import Index
+
+    # everything that can be wrong with the arguments fails here, before minutes of embedding
+    if args.m > min(args.n):
+        raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(args.n)}).")
+    fusion = Fusion.parse(args.fusion)
+    show = not args.quiet
+    dataset = load_beir(args.dataset, split=args.split)
+    if dataset.excluded:
+        listed = ", ".join(f"{q} ({why})" for q, why in list(dataset.excluded.items())[:8])
+        more = ", ..." if len(dataset.excluded) > 8 else ""
+        _say(f"Excluded {len(dataset.excluded)} queries that cannot be evaluated: {listed}{more}")
+    dataset = dataset.head(args.queries)
+    rerankers = _load_rerankers(args.reranker)
+    settings: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if args.index:
+        index = Index.load(args.index, encoder=args.embedder)
+        settings["index_loaded_from"] = args.index
+    else:
+        if show:
+            _say(f"Embedding {len(dataset.corpus)} documents (once)...")
+        index = index_dataset(
+            dataset,
+            args.embedder,
+            spec=args.index_spec,
+            batch_size=args.batch_size,
+            show_progress=show,
+        )
+        seconds = time.perf_counter() - t0
+        settings["index_build_s"] = round(seconds, 2)
+        settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None
+    settings["embedder"] = index.encoder.name
+    report = evaluate(
+        index,
+        dataset,
+        n_values=args.n,
+        m=args.m,
+        rerankers=rerankers,
+        fusion=fusion,
+        show_progress=show,
+    )
+    report = replace(report, settings={**settings, **report.settings})
+    command = command_line(args)
+    if args.out:
+        for path in write_report(report, args.out, command=command):
+            _say(f"Wrote {path}")
+    if args.json:
+        json.dump(
+            {**report.to_dict(), "command": command}, sys.stdout, indent=2, ensure_ascii=False
+        )
+        sys.stdout.write("\n")
+    else:
+        print(format_table(report))
+    return 0
+
+
+def _load_rerankers(specs: list[str]) -> list[tuple[str, Any]]:
+    """Load every reranker before the (slow) embedding, so a bad spec fails fast."""
+    if not specs:
+        return []
+    from shortlist.evaluation.report import spec_label
+    from shortlist.rerank import load_reranker
+
+    return [(spec_label(spec), load_reranker(spec)) for spec in specs]

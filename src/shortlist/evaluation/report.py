@@ -1,0 +1,387 @@
+"""Run retrieve-and-rerank over a test collection and measure quality and cost per stage.
+
+How an :func:`evaluate` run works, so that its numbers can be trusted:
+
+* The index is built once (:func:`index_dataset`) and reused for every N and reranker.
+* Stage 1 runs **once per query at the largest N**; the candidates for a smaller N are
+  the prefix of that list (exact for a flat index; for HNSW a search at a smaller k could
+  differ slightly). Stage-1 latency is therefore the one measured at the largest N.
+* Stage 2 runs per N through :func:`shortlist.pipeline.rerank_indexed`, the code path
+  :class:`~shortlist.pipeline.Pipeline` and the framework adapters use. Each reranker
+  scores each candidate set once; the fused variant (e.g. ``rrf``) re-ranks those same
+  scores, so its latency is the reranker's plus the (tiny) fusion time.
+* Every stage gets one untimed warm-up call first (lazy model init, ORT graph setup).
+* nDCG@k and MRR@k use the reranked order of all N candidates, so they do not depend on
+  M; Recall@M measures the shortlist of M documents a generator would see.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist._optional import require
+from shortlist.errors import InvalidInputError
+from shortlist.evaluation.beir import Dataset
+from shortlist.evaluation.metrics import per_query
+from shortlist.evaluation.results import STAGE1, Latency, Report, Row
+from shortlist.evaluation.verdict import verdicts
+from shortlist.fusion import Fusion
+from shortlist.index import Index
+from shortlist.pipeline import Pipeline, rerank_indexed
+from shortlist.rerank.base import Reranker
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_N = (10, 20, 50, 100)
+RankFn = Callable[[str], Iterable[Any]]
+RerankerArg = Reranker | str | tuple[str, Reranker]
+
+
+def evaluate(
+    system: Pipeline | Index | RankFn | Any,
+    dataset: Dataset,
+    *,
+    n_values: Sequence[int] = DEFAULT_N,
+    m: int = 10,
+    rerankers: Sequence[RerankerArg] = (),
+    fusion: Fusion | str | None = "rrf",
+    k: int = 10,
+    show_progress: bool = True,
+) -> Report:
+    """Evaluate a pipeline, an index, or any ``query -> ranked results`` callable.
+
+    * :class:`Pipeline` or :class:`Index` built over ``dataset.corpus``: a per-N report
+      for stage 1 and stage 1 + each reranker (the pipeline's own and ``rerankers``:
+      Reranker objects, spec strings, or ``(label, reranker)`` pairs), plain and fused
+      with ``fusion`` (None: plain only; a pipeline's own fusion is reported as well).
+      The pipeline's ``fetch_k``/``top_n`` are replaced by ``n_values`` and ``m``.
+    * Anything else is a black box: a callable (or an object with LangChain's ``invoke``
+      or LlamaIndex's ``retrieve``) returning, best first, doc ids, shortlist Hits or
+      Documents, LangChain Documents (``.id``) or LlamaIndex nodes (``.node_id``). One
+      row: nDCG@k, MRR@k, Recall@M and end-to-end latency.
+    """
+    if not dataset.queries:
+        raise InvalidInputError("The dataset has no evaluable queries.")
+    if not isinstance(system, Pipeline | Index):
+        if rerankers:
+            raise InvalidInputError(
+                "rerankers= needs a Pipeline or an Index to draw candidates from; a "
+                "black-box callable is evaluated as it is."
+            )
+        return _evaluate_callable(_as_callable(system), dataset, m, k, show_progress)
+    models: list[RerankerArg | None] = list(rerankers)
+    fusions = [Fusion.parse(fusion)]
+    if isinstance(system, Pipeline):
+        models.insert(0, system.reranker)
+        fusions.append(system.fusion)
+    index = system.index if isinstance(system, Pipeline) else system
+    run = _IndexRun(index, _named(models), _unique(fusions), dataset, n_values, m, k)
+    return run.execute(show_progress)
+
+
+def index_dataset(
+    dataset: Dataset,
+    embedder: Any = None,
+    *,
+    spec: str | None = None,
+    batch_size: int = 32,
+    show_progress: bool = True,
+) -> Index:
+    """Embed a dataset's corpus once; reuse the index across evaluations."""
+    return Index.build(
+        dataset.corpus, embedder, spec=spec, batch_size=batch_size, show_progress=show_progress
+    )
+
+
+class _Replay(Reranker):
+    """Hands back scores already computed, so fusion re-ranks them without a second pass."""
+
+    backend = "replay"
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self._scores = scores
+
+    def _score(self, query: str, texts: list[str]) -> np.ndarray:
+        return self._scores
+
+
+class _IndexRun:
+    """One evaluation of stage 1 (+ rerankers) over an index; holds the raw measurements."""
+
+    def __init__(
+        self,
+        index: Index,
+        models: list[tuple[str, Reranker]],
+        fusions: list[Fusion],
+        dataset: Dataset,
+        n_values: Sequence[int],
+        m: int,
+        k: int,
+    ) -> None:
+        self.n_values = _check_n(n_values)
+        if m > min(self.n_values):
+            raise InvalidInputError(f"m ({m}) must not exceed the smallest N ({self.n_values[0]}).")
+        covered = sum(d.id in index for d in dataset.corpus)
+        if covered == 0:
+            raise InvalidInputError(
+                f"None of the {len(dataset.corpus)} documents of {dataset.name!r} is in the "
+                "index; build it from dataset.corpus (see index_dataset)."
+            )
+        if covered < len(dataset.corpus):
+            logger.warning("Index holds %d of %d corpus documents.", covered, len(dataset.corpus))
+        self.index, self.models, self.fusions = index, models, fusions
+        self.dataset, self.m, self.k = dataset, m, k
+        self.candidates: dict[str, list[str]] = {}
+        self.t_stage1: list[float] = []
+        self.runs: dict[tuple[str, int], dict[str, list[str]]] = {}
+        self.t_stage2: dict[tuple[str, int], list[float]] = {}
+
+    def execute(self, show_progress: bool) -> Report:
+        queries = list(self.dataset.queries.items())
+        self._warm_up(queries[0][1])
+        for qid, query in _progress(queries, show_progress):
+            self._query(qid, query)
+        rows = [row for n in self.n_values for row in self._rows(n)]
+        labels = [label for label, _ in self.models]
+        return Report(
+            dataset=self.dataset.name,
+            description=self.dataset.describe(),
+            queries=len(queries),
+            k=self.k,
+            m=self.m,
+            n_values=self.n_values,
+            rows=tuple(rows),
+            verdicts=tuple(verdicts(rows, labels, self.k)),
+            settings={
+                "index": repr(self.index),
+                "rerankers": labels,
+                "fusion": [str(f) for f in self.fusions],
+            },
+            notes=(
+                f"Stage 1 ran once per query at N={self.n_values[-1]}; smaller N use its "
+                "prefix, and its latency is the one measured there.",
+                f"nDCG@{self.k} and MRR@{self.k} rank all N candidates; Recall@M is over the "
+                f"top M={self.m}.",
+                "Latency per query, single stream, after one untimed warm-up call per stage; "
+                "queries/s covers both stages back to back.",
+            ),
+        )
+
+    def _warm_up(self, query: str) -> None:
+        hits = self.index.search(query, self.n_values[-1])
+        for _, reranker in self.models:
+            if hits:
+                reranker.score(query, [h.text for h in hits[: self.n_values[0]]])
+
+    def _query(self, qid: str, query: str) -> None:
+        t0 = time.perf_counter()
+        hits = self.index.search(query, self.n_values[-1])
+        self.t_stage1.append(time.perf_counter() - t0)
+        self.candidates[qid] = [h.id for h in hits]
+        for label, reranker in self.models:
+            for n in self.n_values:
+                pool = hits[:n]
+                t0 = time.perf_counter()
+                ranked = rerank_indexed(reranker, query, pool)
+                spent = time.perf_counter() - t0
+                self._record((label, n), qid, ranked, spent)
+                scores = np.zeros(len(pool))
+                for pos, hit in ranked:
+                    scores[pos] = hit.relevance_score
+                for f in self.fusions:
+                    t0 = time.perf_counter()
+                    fused = rerank_indexed(_Replay(scores), query, pool, fusion=f)
+                    extra = time.perf_counter() - t0
+                    self._record((_fused(label, f), n), qid, fused, spent + extra)
+
+    def _record(self, key: tuple[str, int], qid: str, ranked: list[Any], seconds: float) -> None:
+        self.runs.setdefault(key, {})[qid] = [hit.id for _, hit in ranked]
+        self.t_stage2.setdefault(key, []).append(seconds)
+
+    def _rows(self, n: int) -> list[Row]:
+        base = {q: c[:n] for q, c in self.candidates.items()}
+        rows = [_row(self.dataset, self.k, self.m, n, STAGE1, base, self.t_stage1)]
+        for label, _ in self.models:
+            for f in [None, *self.fusions]:
+                name = label if f is None else _fused(label, f)
+                rows.append(
+                    _row(
+                        self.dataset,
+                        self.k,
+                        self.m,
+                        n,
+                        name,
+                        self.runs[(name, n)],
+                        self.t_stage1,
+                        self.t_stage2[(name, n)],
+                        reranker=label,
+                        fusion=None if f is None else str(f),
+                    )
+                )
+        return rows
+
+
+def _row(
+    dataset: Dataset,
+    k: int,
+    m: int,
+    n: int | None,
+    system: str,
+    run: dict[str, list[str]],
+    t1: list[float],
+    t2: list[float] | None = None,
+    *,
+    reranker: str | None = None,
+    fusion: str | None = None,
+) -> Row:
+    specs = [f"nDCG@{k}", f"MRR@{k}", f"Recall@{m}"]
+    with_recall_n = n is not None and reranker is None
+    if with_recall_n:
+        specs.append(f"Recall@{n}")  # may equal Recall@M by name: computed one by one
+    scores = [next(iter(per_query(run, dataset.qrels, [s]).values())) for s in specs]
+    means = [float(np.mean(list(v.values()))) for v in scores]
+    total = float(np.sum(t1) + (np.sum(t2) if t2 is not None else 0.0))
+    return Row(
+        n=n,
+        system=system,
+        reranker=reranker,
+        fusion=fusion,
+        ndcg=means[0],
+        mrr=means[1],
+        recall_m=means[2],
+        recall_n=means[3] if with_recall_n else None,
+        stage1=Latency.of(t1),
+        stage2=Latency.of(t2) if t2 is not None else None,
+        qps=len(t1) / total if total > 0 else float("inf"),
+        per_query_ndcg=scores[0],
+    )
+
+
+def _fused(label: str, fusion: Fusion) -> str:
+    return f"{label} + {fusion.method if fusion.method == 'rrf' else fusion}"
+
+
+def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
+    """(unique label, reranker) pairs; spec strings are loaded here."""
+    out: list[tuple[str, Reranker]] = []
+    for model in models:
+        if model is None:
+            continue
+        if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], Reranker):
+            label, reranker = str(model[0]), model[1]
+        elif isinstance(model, str):
+            from shortlist.rerank import load_reranker
+
+            label, reranker = spec_label(model), load_reranker(model)
+        elif isinstance(model, Reranker):
+            label, reranker = _label(model), model
+        else:
+            raise InvalidInputError(
+                "rerankers must be Reranker objects, spec strings or (label, Reranker) "
+                f"pairs; got {type(model).__name__}."
+            )
+        taken = {name for name, _ in out}
+        unique, i = label, 2
+        while unique in taken:
+            unique, i = f"{label} #{i}", i + 1
+        out.append((unique, reranker))
+    return out
+
+
+def _label(reranker: Reranker) -> str:
+    for attr in ("model_name", "model_path", "model"):
+        value = getattr(reranker, attr, None)
+        if isinstance(value, str | os.PathLike) and os.fspath(value):
+            return spec_label(f"{reranker.backend}:{os.fspath(value)}")
+    return reranker.backend
+
+
+def spec_label(spec: str) -> str:
+    """A short table label for a reranker spec: a local model directory by its name."""
+    backend, sep, model = spec.partition(":")
+    if sep and os.sep in model and Path(model).expanduser().exists():
+        return f"{backend}:{Path(model).name}"
+    return spec
+
+
+def _unique(fusions: list[Fusion | None]) -> list[Fusion]:
+    out: list[Fusion] = []
+    for f in fusions:
+        if f is not None and f not in out:
+            out.append(f)
+    return out
+
+
+def _check_n(n_values: Sequence[int]) -> tuple[int, ...]:
+    values = tuple(sorted(set(n_values)))
+    if not values or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in values):
+        raise InvalidInputError(f"n_values must be positive integers, got {list(n_values)!r}.")
+    return values
+
+
+def _progress(items: list[tuple[str, str]], show: bool) -> Iterable[tuple[str, str]]:
+    if not show:
+        return items
+    tqdm = require("tqdm", feature="Progress bars").tqdm
+    return tqdm(items, desc="Evaluating", unit="query", dynamic_ncols=True, leave=False)
+
+
+# ----------------------------------------------------------------- black-box callables
+def _as_callable(system: Any) -> RankFn:
+    if callable(system):
+        return system  # type: ignore[no-any-return]
+    for attr in ("invoke", "retrieve"):  # LangChain retriever, LlamaIndex retriever
+        method = getattr(system, attr, None)
+        if callable(method):
+            return method  # type: ignore[no-any-return]
+    raise InvalidInputError(
+        f"Cannot evaluate a {type(system).__name__}: pass a Pipeline, an Index, or a "
+        "callable query -> ranked results."
+    )
+
+
+def result_id(item: Any) -> str:
+    """The doc id of one result: a str, a shortlist Hit/Document, a LangChain Document
+    (``.id``) or a LlamaIndex node / NodeWithScore (``.node_id``)."""
+    if isinstance(item, str):
+        return item
+    for attr in ("node_id", "id"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    raise InvalidInputError(
+        f"Result {item!r:.80} has no document id: return ids, or documents with an id "
+        "(LangChain: Document(id=...), LlamaIndex: node.id_)."
+    )
+
+
+def _evaluate_callable(fn: RankFn, dataset: Dataset, m: int, k: int, show: bool) -> Report:
+    run: dict[str, list[str]] = {}
+    seconds: list[float] = []
+    queries = list(dataset.queries.items())
+    list(fn(queries[0][1]))  # untimed warm-up
+    for qid, query in _progress(queries, show):
+        t0 = time.perf_counter()
+        results = list(fn(query))
+        seconds.append(time.perf_counter() - t0)
+        run[qid] = [result_id(r) for r in results]
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return Report(
+        dataset=dataset.name,
+        description=dataset.describe(),
+        queries=len(queries),
+        k=k,
+        m=m,
+        n_values=(),
+        rows=(_row(dataset, k, m, None, name, run, seconds),),
+        verdicts=(),
+        settings={"system": name},
+        notes=("Black-box system: latency is end to end, per query, single stream.",),
+    )

@@ -1,0 +1,114 @@
+"""The value types an evaluation produces: :class:`Latency`, :class:`Row`, :class:`Report`.
+
+Frozen dataclasses, JSON-ready through ``to_dict``; rendering lives in
+:mod:`shortlist.evaluation.render`, the judgment in :mod:`shortlist.evaluation.verdict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from shortlist.evaluation.verdict import Verdict
+
+STAGE1 = "stage 1"
+"""System name of the retrieval-only rows."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Per-query latency of one stage, in milliseconds."""
+
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Latency:
+        """Summarise per-query durations given in seconds."""
+        ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+        if ms.size == 0:
+            return cls(0.0, 0.0, 0.0)
+        p50, p95 = np.percentile(ms, [50, 95])
+        return cls(float(p50), float(p95), float(ms.mean()))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One system at one candidate count N.
+
+    ``n`` is None for a black-box callable (whose latency is all in ``stage1``).
+    ``recall_n`` (Recall@N) is given for stage 1 only: reranking permutes the N
+    candidates, so it cannot change it. ``qps`` is queries per second of both stages
+    run back to back, single stream.
+    """
+
+    n: int | None
+    system: str
+    reranker: str | None
+    fusion: str | None
+    ndcg: float
+    mrr: float
+    recall_m: float
+    recall_n: float | None
+    stage1: Latency
+    stage2: Latency | None
+    qps: float
+    per_query_ndcg: dict[str, float] = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (per-query values left out)."""
+        out = asdict(self)
+        del out["per_query_ndcg"]
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything :func:`~shortlist.evaluation.evaluate` measured.
+
+    ``k`` is the cutoff of nDCG and MRR (10), ``m`` the shortlist size of Recall@M,
+    ``n_values`` the candidate counts (empty for a black-box callable).
+    """
+
+    dataset: str
+    description: str
+    queries: int
+    k: int
+    m: int
+    n_values: tuple[int, ...]
+    rows: tuple[Row, ...]
+    verdicts: tuple[Verdict, ...]
+    settings: dict[str, Any]
+    notes: tuple[str, ...]
+
+    def row(self, n: int | None, system: str = STAGE1) -> Row:
+        """The row for ``system`` at ``n`` candidates."""
+        for r in self.rows:
+            if r.n == n and r.system == system:
+                return r
+        raise KeyError(f"no row for system {system!r} at N={n}")
+
+    @property
+    def systems(self) -> list[str]:
+        """System names in table order (stage 1 first)."""
+        return list(dict.fromkeys(r.system for r in self.rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, used by ``shortlist eval --json`` and report.json."""
+        return {
+            "dataset": self.dataset,
+            "description": self.description,
+            "queries": self.queries,
+            "k": self.k,
+            "m": self.m,
+            "n_values": list(self.n_values),
+            "settings": self.settings,
+            "rows": [r.to_dict() for r in self.rows],
+            "verdicts": [asdict(v) for v in self.verdicts],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,48 @@
+"""The benchmark harness still runs: ``python -m benchmarks.run --smoke`` (no time asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_run_writes_tables_and_parity(
+    bi_encoder_path: Path, cross_encoder_path: Path, onnx_model_path: Path, tmp_path: Path
+) -> None:
+    out, raw = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke", "--out", str(out), "--json", str(raw)],
+        cwd=REPO,
+        env={**os.environ, "SHORTLIST_SHARED": str(SHARED)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Stage 2 on cranfield (smoke slice)" in proc.stdout
+    assert "Stage 1 on cranfield (smoke slice)" in proc.stdout
+    doc = out.read_text()
+    for heading in ("# Benchmarks", "## Machine", "## Summary", "## Quality parity", "## Method"):
+        assert heading in doc
+    assert "python -m benchmarks.run --smoke" in doc
+    data = json.loads(raw.read_text())
+    assert data["machine"]["versions"]["langchain-core"] != "not installed"
+    titles = [t["title"] for t in data["tables"]]
+    assert any(t.startswith("Stage 2") for t in titles) and any(
+        t.startswith("Stage 1") for t in titles
+    )
+    peers = {row[0].strip() for t in data["tables"] for row in t["rows"]}
+    for peer in ("shortlist onnx (int8)", "LangChain CrossEncoderReranker",
+                 "LlamaIndex SentenceTransformerRerank", "CrossEncoder.predict (floor)",
+                 "LangChain FAISS", "raw faiss.IndexFlatIP (floor)"):  # fmt: skip
+        assert peer in peers
+    assert data["parity"] and all({"ok", "check"} <= set(c) for c in data["parity"])
