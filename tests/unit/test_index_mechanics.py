@@ -125,3 +125,35 @@ def test_filter_that_matches_nothing_returns_nothing() -> None:
     index = Index.build(["a", "b"], HashEncoder(), metadatas=[{"g": 1}, {"g": 2}])
     assert index.search("a", k=5, filter={"g": 3}) == []
     assert [h.document.metadata["g"] for h in index.search("a", k=5, filter={"g": 2})] == [2]
+
+
+def test_single_query_search_runs_faiss_on_the_callers_thread_and_restores_threads() -> None:
+    """One query runs FAISS single-threaded (its OpenMP team would slow the next encode);
+    the thread setting is restored afterwards, and batches keep FAISS's threads."""
+    import faiss
+
+    index = Index(HashEncoder())
+    index.add([f"document {i}" for i in range(50)])
+    seen: list[int] = []
+    inner = index._faiss_index
+    original = inner.search
+
+    class Spy:
+        def search(self, *args: object, **kwargs: object) -> object:
+            seen.append(faiss.omp_get_max_threads())
+            return original(*args, **kwargs)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(inner, name)
+
+    configured = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(3)  # distinguishable from 1 on any machine
+    index._faiss_index = Spy()
+    try:
+        assert index.search("document 3", k=5)[0].id  # one query
+        index.search_batch(["document 1", "document 2"], k=5)  # a batch
+        assert faiss.omp_get_max_threads() == 3
+    finally:
+        index._faiss_index = inner
+        faiss.omp_set_num_threads(configured)
+    assert seen == [1, 3]
