@@ -45,6 +45,7 @@ from shortlist._optional import require
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
 from shortlist.rerank.base import Reranker, apply_activation, check_activation
+from shortlist.rerank.dequantize import dequantize_matmuls
 from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,10 @@ class OnnxReranker(Reranker):
         activation: ``"sigmoid"`` (default, scores in 0..1) or ``"none"`` (raw logits).
         long_documents / window_tokens / window_stride: see :mod:`shortlist.rerank.windows`.
         providers: onnxruntime execution providers; default ``["CPUExecutionProvider"]``.
+        dequantize: run an int8 graph's quantized MatMuls in float32 with the same weights
+            (:mod:`shortlist.rerank.dequantize`). Rankings then match the float model of
+            those weights (the ``cross-encoder`` backend) to ~1e-2 logits instead of
+            ~0.8, at about twice the int8 cost; still several times faster than torch.
     """
 
     backend = "onnx"
@@ -126,6 +131,7 @@ class OnnxReranker(Reranker):
         window_tokens: int | None = None,
         window_stride: int | None = None,
         providers: Sequence[str] | None = None,
+        dequantize: bool = False,
     ) -> None:
         ort = require("onnxruntime", feature="The ONNX reranker", extra="onnx")
         tokenizers = require("tokenizers", feature="The ONNX reranker", extra="onnx")
@@ -168,15 +174,20 @@ class OnnxReranker(Reranker):
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        self.dequantize = bool(dequantize)
+        graph_file = str(self.model_path / "model.onnx")
         try:
+            graph: str | bytes = dequantize_matmuls(graph_file) if dequantize else graph_file
             self._session: Any = ort.InferenceSession(
-                str(self.model_path / "model.onnx"),
+                graph,
                 sess_options=options,
                 providers=list(providers) if providers else ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
+            if isinstance(exc, InvalidInputError | ImportError):
+                raise
             raise InvalidInputError(
-                f"{self.model_path / 'model.onnx'} could not be loaded by onnxruntime: {exc}"
+                f"{graph_file} could not be loaded by onnxruntime: {exc}"
             ) from exc
         self._inputs = self._check_graph()
         self._lock = threading.Lock()
@@ -186,7 +197,8 @@ class OnnxReranker(Reranker):
         return (
             f"OnnxReranker(model={str(self.model_path)!r}, batch_size={self.batch_size}, "
             f"max_length={self.max_length}, threads={self.threads}, "
-            f"activation={self.activation!r}, long_documents={self.windows.mode!r})"
+            f"activation={self.activation!r}, long_documents={self.windows.mode!r}, "
+            f"dequantize={self.dequantize})"
         )
 
     def close(self) -> None:
