@@ -185,3 +185,43 @@ def test_sigmoid_is_stable_and_none_is_identity() -> None:
     assert probs[0] == 0.0 and probs[-1] == 1.0 and probs[2] == 0.5
     assert probs[3] == pytest.approx(0.99996, abs=1e-5)
     assert list(apply_activation(logits, "none")) == logits  # type: ignore[arg-type]
+
+
+def test_spec_options_are_parsed_and_converted() -> None:
+    from shortlist.rerank import spec_options
+
+    spec = "onnx:/models/a:b?dequantize=true&threads=2&activation=none&long_documents=windows"
+    assert parse_spec(spec) == ("onnx", "/models/a:b")
+    assert spec_options(spec) == {
+        "dequantize": True,
+        "threads": 2,
+        "activation": "none",  # stays the string the backend expects
+        "long_documents": "windows",
+    }
+    assert spec_options("cohere:rerank-v3.5?timeout=2.5") == {"timeout": 2.5}
+    assert spec_options("onnx") == {}
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("onnx?threads", "not name=value"),
+        ("onnx?=2", "not name=value"),
+        ("onnx?threads=1&threads=2", "twice"),
+    ],
+)
+def test_bad_spec_options_are_clear_errors(spec: str, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        load_reranker(spec)
+
+
+def test_spec_options_reach_the_backend_and_conflicts_are_rejected(
+    onnx_model_path: Path,
+) -> None:
+    reranker = load_reranker(f"onnx:{onnx_model_path}?threads=1&activation=none")
+    assert reranker.threads == 1  # type: ignore[attr-defined]
+    assert reranker.activation == "none"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="both in the spec"):
+        load_reranker(f"onnx:{onnx_model_path}?threads=1", threads=2)
+    with pytest.raises(InvalidInputError, match="did you mean 'threads'"):
+        load_reranker(f"onnx:{onnx_model_path}?thread=1")

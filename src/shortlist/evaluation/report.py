@@ -305,9 +305,10 @@ def _label(reranker: Reranker) -> str:
 
 def spec_label(spec: str) -> str:
     """A short table label for a reranker spec: a local model directory by its name."""
-    backend, sep, model = spec.partition(":")
+    base, qmark, options = spec.partition("?")
+    backend, sep, model = base.partition(":")
     if sep and os.sep in model and Path(model).expanduser().exists():
-        return f"{backend}:{Path(model).name}"
+        return f"{backend}:{Path(model).name}{qmark}{options}"
     return spec
 
 

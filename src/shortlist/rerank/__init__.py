@@ -6,12 +6,17 @@ onnxruntime, cohere load only when a backend is built).
 
 Spec grammar::
 
-    spec    := backend [ ":" model ]
+    spec    := backend [ ":" model ] [ "?" option { "&" option } ]
     backend := "cross-encoder" | "onnx" | "cohere"
-    model   := anything (hub id, local directory, Cohere model name); split on the first ":"
+    model   := anything but "?" (hub id, local directory, Cohere model name); split on the
+               first ":"
+    option  := name "=" value       (true/false, integers and floats are converted; any
+                                     other value is a string, e.g. activation=none)
 
 Examples: ``"cohere:rerank-v3.5"``, ``"cross-encoder:cross-encoder/ms-marco-MiniLM-L-6-v2"``,
-``"onnx:/path/to/dir"``, ``"onnx"`` (the backend's default model).
+``"onnx:/path/to/dir"``, ``"onnx"`` (the backend's default model),
+``"onnx:/path/to/dir?dequantize=true&threads=1"`` (options in the string, so a config file
+or a command line can carry them).
 """
 
 from __future__ import annotations
@@ -54,17 +59,18 @@ __all__ = [
     "backend_class",
     "load_reranker",
     "parse_spec",
+    "spec_options",
 ]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
-    """Split ``"backend[:model]"`` into (backend, model or None), validating both parts."""
+    """Split ``"backend[:model][?options]"`` into (backend, model or None), validating both."""
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(
             f"Reranker spec must be a non-empty string like 'onnx' or 'cohere:rerank-v3.5', "
             f"got {spec!r}."
         )
-    name, sep, model = spec.strip().partition(":")
+    name, sep, model = spec.strip().partition("?")[0].partition(":")
     backend = name.strip().lower()
     backend = _ALIASES.get(backend, backend)
     if backend not in BACKENDS:
@@ -82,6 +88,42 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return backend, (model.strip() if sep else None)
 
 
+def spec_options(spec: str) -> dict[str, Any]:
+    """The ``?name=value&...`` options of a spec, with scalar values converted.
+
+    >>> spec_options("onnx:/models/x?dequantize=true&threads=2")
+    {'dequantize': True, 'threads': 2}
+    """
+    _, sep, query = spec.strip().partition("?")
+    options: dict[str, Any] = {}
+    if not sep:
+        return options
+    for part in query.split("&"):
+        name, eq, raw = part.partition("=")
+        name = name.strip()
+        if not eq or not name.isidentifier():
+            raise InvalidInputError(
+                f"Reranker spec {spec!r}: option {part!r} is not name=value; write e.g. "
+                "'onnx:/path?dequantize=true&threads=2'."
+            )
+        if name in options:
+            raise InvalidInputError(f"Reranker spec {spec!r} sets {name!r} twice.")
+        options[name] = _scalar(raw.strip())
+    return options
+
+
+def _scalar(raw: str) -> Any:
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 def backend_class(name: str) -> type[Reranker]:
     """Import and return the class registered for backend ``name``."""
     backend, _ = parse_spec(name)
@@ -94,13 +136,24 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
     """Build a reranker from a spec string; ``options`` go to the backend's constructor.
 
     >>> load_reranker("onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8", batch_size=16)
+    >>> load_reranker("onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8?dequantize=true")
     >>> load_reranker("cohere", api_key="...", timeout=10)
+
+    Options in the spec and keyword options are merged; naming one in both is an error.
 
     Unknown backends raise :class:`~shortlist.errors.UnknownBackendError`; an option the
     backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
     valid ones (instead of a bare ``TypeError`` from deep inside).
     """
     backend, model = parse_spec(spec)
+    in_spec = spec_options(spec)
+    twice = sorted(set(in_spec) & set(options))
+    if twice:
+        raise InvalidInputError(
+            f"Option(s) {', '.join(map(repr, twice))} given both in the spec ({spec!r}) and as "
+            "keyword arguments. Give each once."
+        )
+    options = {**in_spec, **options}
     cls = backend_class(backend)
     accepted = _keyword_params(cls)
     unknown = sorted(set(options) - set(accepted))
