@@ -25,7 +25,14 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import BI_ENCODER, DATASETS, machine
-from benchmarks.render import markdown, parity, stage1_table, stage2_table, summary
+from benchmarks.render import (
+    markdown,
+    parity,
+    stage1_table,
+    stage2_table,
+    summary,
+    target_table,
+)
 from shortlist.evaluation import Dataset, load_beir
 
 SMOKE = {"queries": 1, "n": (2, 4), "m": 2, "repeats": 1, "datasets": "cranfield", "threads": 1}
@@ -103,12 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     threads["torch"] = torch.get_num_threads()
     from benchmarks.stage1 import run_stage1
-    from benchmarks.stage2 import load_peers, run_stage2
+    from benchmarks.stage2 import load_peers, run_stage2, run_target
 
     peers = load_peers(args.m, args.threads) if "2" in stages else []
     threads["onnx_intra_op"] = args.threads if args.threads else "physical cores"
     info = machine(threads)
-    s1_results, s2_results, datasets = [], [], []
+    s1_results, s2_results, datasets, targets = [], [], [], []
     for name in args.datasets.split(","):
         data = _dataset(name.strip(), args)
         datasets.append(data)
@@ -123,8 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             index = Index.build(data.corpus, SentenceTransformerEncoder(BI_ENCODER, device="cpu"))
         if "2" in stages:
             s2_results.append(run_stage2(index, data, peers, args.n, args.repeats, _say))
+            if not args.smoke:  # the fixed 100 x ~170-token workload; minutes, so not in CI
+                target = run_target(data, peers, args.repeats, _say)
+                if target is not None:
+                    targets.append(target_table(target, data.name))
 
     tables = [stage2_table(r, d) for r, d in zip(s2_results, datasets, strict=False)]
+    tables += targets
     tables += [stage1_table(r) for r in s1_results]
     checks = [c for r, d in zip(s2_results, datasets, strict=False) for c in parity(r, d)]
     print(json.dumps(info, indent=2))

@@ -28,6 +28,7 @@ from shortlist.index import Index
 OURS = "shortlist Index (flat)"
 LANGCHAIN = "LangChain FAISS"
 RAW = "raw faiss.IndexFlatIP (floor)"
+"""From text, the floor is the same SentenceTransformer's ``encode`` + this raw index."""
 K = 100
 CHUNK = 200
 """Both indexes are built in chunks of this many documents, alternating who goes first,
@@ -56,6 +57,7 @@ def run_stage1(
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document as LCDocument
     from langchain_huggingface import HuggingFaceEmbeddings
+    from sentence_transformers import SentenceTransformer
 
     from shortlist.encoders import SentenceTransformerEncoder
 
@@ -88,9 +90,11 @@ def run_stage1(
     raw = faiss.IndexFlatIP(index.dim)
     raw.add(store.index.reconstruct_n(0, store.index.ntotal))  # the very same vectors
 
-    text_calls: list[tuple[str, Callable[[str], list[str]]]] = [
+    bare = SentenceTransformer(str(BI_ENCODER), device="cpu")
+    text_calls: list[tuple[str, Callable[[str], Any]]] = [
         (OURS, lambda q: [h.id for h in index.search(q, K)]),
         (LANGCHAIN, lambda q: [d.id for d, _ in store.similarity_search_with_score(q, k=K)]),
+        (RAW, lambda q: raw.search(bare.encode([q], normalize_embeddings=True), K)),
     ]
     vector_calls: list[tuple[str, Callable[[Any], Any]]] = [
         (OURS, lambda v: index.search_vectors(v, K)),

@@ -4,6 +4,8 @@ Every peer reranks the same real candidates (the bi-encoder's top N for each que
 returns the ids of its top M, best first. What is timed is the call a user makes:
 
 * ``shortlist onnx`` / ``shortlist cross-encoder`` -- ``rerank_hits`` (the Pipeline's stage 2);
+* ``shortlist onnx (dequantized)`` -- the same int8 graph with ``dequantize=True``: the
+  stored weights, float32 activations, so it ranks like the float32 torch peers;
 * ``shortlist onnx in LangChain`` -- our ``ShortlistRerank`` compressor over the ONNX backend;
 * ``LangChain CrossEncoderReranker`` -- with ``HuggingFaceCrossEncoder``;
 * ``LlamaIndex SentenceTransformerRerank`` -- ``postprocess_nodes`` (it mutates its input
@@ -32,6 +34,7 @@ from shortlist.index import Index
 
 LANGCHAIN = "LangChain CrossEncoderReranker"
 ONNX = "shortlist onnx (int8)"
+ONNX_DEQUANTIZED = "shortlist onnx (dequantized)"
 CROSS = "shortlist cross-encoder (fp32)"
 FLOOR = "CrossEncoder.predict (floor)"
 ONNX_IN_LANGCHAIN = "shortlist onnx in LangChain"
@@ -63,6 +66,7 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
 
     onnx_options = {} if threads is None else {"threads": threads}
     onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}", **onnx_options)
+    onnx_exact = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}", dequantize=True, **onnx_options)
     ours_ce = load_reranker(f"cross-encoder:{CROSS_ENCODER}", device="cpu")
     lc = CrossEncoderReranker(
         model=HuggingFaceCrossEncoder(
@@ -94,6 +98,9 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
     def ours_onnx(query: str, pool: list[Hit]) -> list[str]:
         return [h.id for h in rerank_hits(onnx, query, pool, top_n=m)]
 
+    def ours_exact(query: str, pool: list[Hit]) -> list[str]:
+        return [h.id for h in rerank_hits(onnx_exact, query, pool, top_n=m)]
+
     def ours_cross(query: str, pool: list[Hit]) -> list[str]:
         return [h.id for h in rerank_hits(ours_ce, query, pool, top_n=m)]
 
@@ -109,6 +116,7 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
     return [
         Peer(ONNX, "int8 ONNX", hits, ours_onnx),
         Peer(ONNX_IN_LANGCHAIN, "int8 ONNX", lc_docs, ours_in_langchain),
+        Peer(ONNX_DEQUANTIZED, "float32 (from int8)", hits, ours_exact),
         Peer(CROSS, "float32", hits, ours_cross),
         Peer(LANGCHAIN, "float32", lc_docs, langchain),
         Peer(LLAMA_INDEX, "float32", li_nodes, llama_index),
@@ -164,4 +172,53 @@ def run_stage2(
                     result.seconds[(peer.name, n)].append(seconds)
                 result.runs[(peer.name, n)][qid] = ids
         progress(f"{dataset.name}: stage 2, query {qi + 1}/{len(queries)}")
+    return result
+
+
+@dataclass
+class TargetResult:
+    """The brief's fixed workload: one query, ``count`` candidates of about ``tokens``."""
+
+    count: int
+    tokens: float
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+
+def run_target(
+    dataset: Dataset,
+    peers: Sequence[Peer],
+    repeats: int,
+    progress: Callable[[str], None],
+    *,
+    count: int = 100,
+    tokens: tuple[int, int] = (150, 190),
+) -> TargetResult | None:
+    """Rerank ``count`` documents of ``tokens`` length (the cross-encoder's tokenizer),
+    so the latency target reads off directly; None when the corpus has too few."""
+    import random
+
+    from tokenizers import Tokenizer
+
+    from shortlist.documents import Hit
+
+    tokenizer = Tokenizer.from_file(str(CROSS_ENCODER_ONNX / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    texts = [d.text for d in dataset.corpus]
+    lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    fits = [d for d, n in zip(dataset.corpus, lengths, strict=True) if tokens[0] <= n <= tokens[1]]
+    if len(fits) < count:
+        return None
+    docs = random.Random(0).sample(fits, count)
+    pool = [Hit(d, 0.0, i + 1) for i, d in enumerate(docs)]
+    query = next(iter(dataset.queries.values()))
+    size = {id(d): n for d, n in zip(dataset.corpus, lengths, strict=True)}
+    result = TargetResult(count, float(np.mean([size[id(d)] for d in docs])))
+    for peer in peers:  # untimed warm-up on the full workload
+        peer.call(query, peer.prepare(query, pool))
+    for r in range(max(repeats, 3)):
+        for peer in [*peers[r % len(peers) :], *peers[: r % len(peers)]]:
+            seconds, _ = timed(peer.call, query, peer.prepare(query, pool))
+            result.seconds[peer.name].append(seconds)
+        progress(f"{dataset.name}: fixed workload, round {r + 1}")
     return result
