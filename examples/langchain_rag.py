@@ -9,7 +9,7 @@ LangChain's fake chat model (no API key). Each printed document shows both stage
 
 Run from the repository root::
 
-    /work/venv/bin/python examples/langchain_rag.py [--docs 300] [--query "..."]
+    python examples/langchain_rag.py [--docs 300] [--query "..."]
 
 Set ``SHORTLIST_SHARED`` if the models/datasets folder is not ``../shared``.
 """

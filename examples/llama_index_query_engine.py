@@ -8,7 +8,7 @@ scores, and marks the ones Cranfield's relevance judgements call relevant.
 
 Run from the repository root::
 
-    /work/venv/bin/python examples/llama_index_query_engine.py
+    python examples/llama_index_query_engine.py [--docs 300]
 
 Models and data are read from ``../shared`` (override with ``SHORTLIST_SHARED``). To use
 Cohere instead of the local model, change one argument:
@@ -17,6 +17,7 @@ Cohere instead of the local model, change one argument:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import os
@@ -33,7 +34,6 @@ SHARED = Path(os.environ.get("SHORTLIST_SHARED", Path(__file__).resolve().parent
 DATASET = SHARED / "datasets" / "cranfield"
 BI_ENCODER = SHARED / "models" / "all-MiniLM-L6-v2"
 RERANKER = f"onnx:{SHARED / 'models' / 'ms-marco-MiniLM-L-12-v2-onnx-int8'}"
-N_DOCS = int(os.environ.get("N_DOCS", "300"))
 QUERY_ID = "1"
 
 
@@ -48,8 +48,11 @@ def load_query() -> tuple[str, dict[str, int]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=300, help="Cranfield docs to index")
+    args = parser.parse_args()
     started = time.perf_counter()
-    docs = load_documents(DATASET)[:N_DOCS]
+    docs = load_documents(DATASET)[: args.docs]
     index = Index.build(docs, encoder=str(BI_ENCODER))
     print(f"indexed {len(index)} documents in {time.perf_counter() - started:.1f}s")
 
