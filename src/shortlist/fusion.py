@@ -58,7 +58,7 @@ class Fusion:
                 raise InvalidInputError(
                     f"Fusion option {key} must be a number, got {value!r}."
                 ) from None
-        return cls(method=name, **options)  # type: ignore[arg-type]
+        return cls(method=name, **options)
 
     def fuse(self, retrieval: np.ndarray, relevance: np.ndarray) -> np.ndarray:
         """Fused score per candidate; inputs are the two stages' scores, higher is better."""

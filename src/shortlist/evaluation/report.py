@@ -331,7 +331,10 @@ def _progress(items: list[tuple[str, str]], show: bool) -> Iterable[tuple[str, s
     if not show:
         return items
     tqdm = require("tqdm", feature="Progress bars").tqdm
-    return tqdm(items, desc="Evaluating", unit="query", dynamic_ncols=True, leave=False)
+    bar: Iterable[tuple[str, str]] = tqdm(
+        items, desc="Evaluating", unit="query", dynamic_ncols=True, leave=False
+    )
+    return bar
 
 
 # ----------------------------------------------------------------- black-box callables

@@ -234,9 +234,9 @@ class Index:
             raise InvalidInputError(f"FAISS rejected index factory {factory!r}: {exc}") from exc
         if self.spec.kind == "hnsw":
             base.hnsw.efConstruction = self.spec.params["ef_construction"]
-        for part in (base, faiss.try_extract_index_ivf(base)):
-            part = faiss.downcast_index(part) if part is not None else None
-            if hasattr(part, "do_polysemous_training"):
+        for found in (base, faiss.try_extract_index_ivf(base)):
+            part = faiss.downcast_index(found) if found is not None else None
+            if part is not None and hasattr(part, "do_polysemous_training"):
                 # Polysemous codes only help Hamming-threshold search, which we never use,
                 # and training them takes minutes where plain PQ takes milliseconds.
                 part.do_polysemous_training = False
@@ -349,7 +349,7 @@ class Index:
         return np.take_along_axis(sims, top, axis=1), allowed[top]
 
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[Hit]:
-        hits = []
+        hits: list[Hit] = []
         for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
             doc = self._docs.get(key) if key >= 0 else None
             if doc is None:
@@ -457,7 +457,8 @@ class Index:
     def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         """The verified manifest of a saved index (model, dimension, counts...)."""
         manifest, _ = persist.open_manifest(Path(path))
-        return json.loads(json.dumps(manifest))
+        copy: dict[str, Any] = json.loads(json.dumps(manifest))
+        return copy
 
 
 @contextmanager

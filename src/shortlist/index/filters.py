@@ -14,7 +14,8 @@ documents that pass (pre-filtering): no recall is lost as with post-filtering.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from shortlist.errors import InvalidInputError
@@ -35,6 +36,18 @@ def _validate(op: str, expected: Any) -> None:
         )
     if op in ("$in", "$nin") and not isinstance(expected, list | tuple | set | frozenset):
         raise InvalidInputError(f"{op} needs a list of values, got {expected!r}.")
+
+
+def _field(key: str, op: str, expected: Any, metadata: Mapping[str, Any]) -> bool:
+    return _compare(op, metadata.get(key, _MISSING), expected)
+
+
+def _combined(
+    combine: Callable[[Iterable[bool]], bool],
+    subs: list[Callable[[Mapping[str, Any]], bool]],
+    metadata: Mapping[str, Any],
+) -> bool:
+    return combine(s(metadata) for s in subs)
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:
@@ -75,13 +88,11 @@ def compile_filter(spec: Filter) -> Callable[[Mapping[str, Any]], bool]:
                 raise InvalidInputError(f"{key} needs a non-empty list of filters.")
             subs = [compile_filter(c) for c in cond]
             combine = all if key == "$and" else any
-            checks.append(lambda m, subs=subs, combine=combine: combine(s(m) for s in subs))
+            checks.append(functools.partial(_combined, combine, subs))
         elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
             for op, expected in cond.items():
                 _validate(op, expected)
-                checks.append(
-                    lambda m, k=key, op=op, e=expected: _compare(op, m.get(k, _MISSING), e)
-                )
+                checks.append(functools.partial(_field, key, op, expected))
         else:
-            checks.append(lambda m, k=key, e=cond: _compare("$eq", m.get(k, _MISSING), e))
+            checks.append(functools.partial(_field, key, "$eq", cond))
     return lambda m: all(c(m) for c in checks)

@@ -74,7 +74,7 @@ class IndexSpec:
         if self.kind != "ivfpq":
             return 1
         nlist, _, nbits = self.sized(dim, n_train)
-        return max(nlist, 2**nbits)
+        return int(max(nlist, 2**nbits))
 
 
 def _divisor_near(dim: int, target: int) -> int:

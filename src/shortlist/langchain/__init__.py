@@ -15,7 +15,7 @@ from shortlist._optional import require
 
 require("langchain_core", feature="shortlist.langchain")
 
-from shortlist.langchain._convert import FUSED_SCORE_KEY  # noqa: E402
+from shortlist.documents import FUSED_SCORE_KEY  # noqa: E402
 from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder  # noqa: E402
 from shortlist.langchain.rerank import ShortlistRerank  # noqa: E402
 from shortlist.langchain.retriever import ShortlistRetriever  # noqa: E402
