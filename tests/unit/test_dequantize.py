@@ -77,3 +77,9 @@ def test_unsupported_pattern_is_a_clear_error(tmp_path: Path) -> None:
     path = _quantized_graph(tmp_path / "q.onnx", weight_is_input=True)
     with pytest.raises(InvalidInputError, match="dequantize=False"):
         dequantize_matmuls(str(path))
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(InvalidInputError, match="not a readable ONNX model"):
+        dequantize_matmuls(str(tmp_path / "bad.onnx"))

@@ -37,7 +37,10 @@ def dequantize_matmuls(model_path: str) -> bytes:
     """
     onnx = require("onnx", feature="Dequantizing an ONNX graph", extra="onnx")
     numpy_helper, helper = onnx.numpy_helper, onnx.helper
-    model = onnx.load(model_path)
+    try:
+        model = onnx.load(model_path)
+    except Exception as exc:  # protobuf's DecodeError, OSError: say which file and why
+        raise InvalidInputError(f"{model_path} is not a readable ONNX model: {exc}") from exc
     graph = model.graph
     constants = {t.name: t for t in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}

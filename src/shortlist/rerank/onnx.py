@@ -176,16 +176,14 @@ class OnnxReranker(Reranker):
         options.log_severity_level = 3
         self.dequantize = bool(dequantize)
         graph_file = str(self.model_path / "model.onnx")
+        graph: str | bytes = dequantize_matmuls(graph_file) if dequantize else graph_file
         try:
-            graph: str | bytes = dequantize_matmuls(graph_file) if dequantize else graph_file
             self._session: Any = ort.InferenceSession(
                 graph,
                 sess_options=options,
                 providers=list(providers) if providers else ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
-            if isinstance(exc, InvalidInputError | ImportError):
-                raise
             raise InvalidInputError(
                 f"{graph_file} could not be loaded by onnxruntime: {exc}"
             ) from exc
