@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reranker",
         default=None,
-        help="e.g. onnx:cross-encoder/ms-marco-MiniLM-L-12-v2, cohere:rerank-v3.5",
+        help="e.g. onnx:cross-encoder/ms-marco-MiniLM-L-12-v2, cohere:rerank-v3.5; options ride "
+        "along: onnx:DIR?dequantize=true&threads=2",
     )
     p.add_argument(
         "--fusion",

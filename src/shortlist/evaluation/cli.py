@@ -65,7 +65,8 @@ def add_eval_parser(subparsers: Any) -> None:
         nargs="+",
         default=[],
         metavar="SPEC",
-        help="reranker spec(s), e.g. onnx:PATH cross-encoder:PATH (repeatable)",
+        help="reranker spec(s), e.g. onnx:PATH cross-encoder:PATH 'onnx:PATH?dequantize=true' "
+        "(repeatable)",
     )
     p.add_argument(
         "-n",
