@@ -225,3 +225,21 @@ def test_spec_options_reach_the_backend_and_conflicts_are_rejected(
         load_reranker(f"onnx:{onnx_model_path}?threads=1", threads=2)
     with pytest.raises(InvalidInputError, match="did you mean 'threads'"):
         load_reranker(f"onnx:{onnx_model_path}?thread=1")
+
+
+def test_onnx_spec_round_trips_the_options_that_change_scores(onnx_model_path: Path) -> None:
+    """Adapters serialise a reranker as its spec; reloading must give the same model."""
+    plain = load_reranker(f"onnx:{onnx_model_path}")
+    assert plain.spec == f"onnx:{onnx_model_path}"  # type: ignore[attr-defined]
+    custom = load_reranker(
+        f"onnx:{onnx_model_path}",
+        dequantize=True,
+        activation="none",
+        max_length=256,
+        long_documents="windows",
+        window_tokens=64,
+    )
+    again = load_reranker(custom.spec)  # type: ignore[attr-defined]
+    assert repr(again) == repr(custom)
+    assert again.windows == custom.windows  # type: ignore[attr-defined]
+    assert again.dequantize and again.max_length == 256  # type: ignore[attr-defined]

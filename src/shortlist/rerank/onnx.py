@@ -146,6 +146,7 @@ class OnnxReranker(Reranker):
         )
         limit = _model_max_length(self.model_path, self._tokenizer)
         self.max_length = limit if max_length is None else _positive_int("max_length", max_length)
+        self._custom_max_length = max_length is not None
         if self.max_length < 16:
             raise InvalidInputError(f"max_length must be at least 16, got {self.max_length}.")
         if self.max_length > limit:
@@ -198,6 +199,21 @@ class OnnxReranker(Reranker):
             f"activation={self.activation!r}, long_documents={self.windows.mode!r}, "
             f"dequantize={self.dequantize})"
         )
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec, with every
+        option that changes its scores, so a serialised adapter reloads the same model."""
+        options = {
+            "dequantize": "true" if self.dequantize else None,
+            "activation": None if self.activation == "sigmoid" else self.activation,
+            "max_length": self.max_length if self._custom_max_length else None,
+            "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
+            "window_tokens": self.windows.window_tokens,
+            "window_stride": self.windows.window_stride,
+        }
+        query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
+        return f"{self.backend}:{self.model_path}" + (f"?{query}" if query else "")
 
     def close(self) -> None:
         """Stop the batch worker threads (they are restarted if the reranker is used again)."""
