@@ -95,14 +95,9 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
         scores = raw.predict(batch, show_progress_bar=False)
         return [ids[i] for i in np.argsort(-np.asarray(scores), kind="stable")[:m]]
 
-    def ours_onnx(query: str, pool: list[Hit]) -> list[str]:
-        return [h.id for h in rerank_hits(onnx, query, pool, top_n=m)]
-
-    def ours_exact(query: str, pool: list[Hit]) -> list[str]:
-        return [h.id for h in rerank_hits(onnx_exact, query, pool, top_n=m)]
-
-    def ours_cross(query: str, pool: list[Hit]) -> list[str]:
-        return [h.id for h in rerank_hits(ours_ce, query, pool, top_n=m)]
+    def core(reranker: Any) -> Callable[[str, list[Hit]], list[str]]:
+        """Our reranker through ``rerank_hits``, the Pipeline's stage 2."""
+        return lambda query, pool: [h.id for h in rerank_hits(reranker, query, pool, top_n=m)]
 
     def ours_in_langchain(query: str, docs: list[Any]) -> list[str]:
         return [d.id for d in lc_ours.compress_documents(docs, query)]
@@ -114,10 +109,10 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
         return [n.node.node_id for n in li.postprocess_nodes(nodes, query_str=query)]
 
     return [
-        Peer(ONNX, "int8 ONNX", hits, ours_onnx),
+        Peer(ONNX, "int8 ONNX", hits, core(onnx)),
         Peer(ONNX_IN_LANGCHAIN, "int8 ONNX", lc_docs, ours_in_langchain),
-        Peer(ONNX_DEQUANTIZED, "float32 (from int8)", hits, ours_exact),
-        Peer(CROSS, "float32", hits, ours_cross),
+        Peer(ONNX_DEQUANTIZED, "float32 (from int8)", hits, core(onnx_exact)),
+        Peer(CROSS, "float32", hits, core(ours_ce)),
         Peer(LANGCHAIN, "float32", lc_docs, langchain),
         Peer(LLAMA_INDEX, "float32", li_nodes, llama_index),
         Peer(FLOOR, "float32", pairs, floor),
@@ -206,14 +201,15 @@ def run_target(
     tokenizer.no_padding()
     texts = [d.text for d in dataset.corpus]
     lengths = [len(e.ids) for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
-    fits = [d for d, n in zip(dataset.corpus, lengths, strict=True) if tokens[0] <= n <= tokens[1]]
+    fits = [
+        (d, n) for d, n in zip(dataset.corpus, lengths, strict=True) if tokens[0] <= n <= tokens[1]
+    ]
     if len(fits) < count:
         return None
-    docs = random.Random(0).sample(fits, count)
-    pool = [Hit(d, 0.0, i + 1) for i, d in enumerate(docs)]
+    chosen = random.Random(0).sample(fits, count)
+    pool = [Hit(d, 0.0, i + 1) for i, (d, _) in enumerate(chosen)]
     query = next(iter(dataset.queries.values()))
-    size = {id(d): n for d, n in zip(dataset.corpus, lengths, strict=True)}
-    result = TargetResult(count, float(np.mean([size[id(d)] for d in docs])))
+    result = TargetResult(count, float(np.mean([n for _, n in chosen])))
     for peer in peers:  # untimed warm-up on the full workload
         peer.call(query, peer.prepare(query, pool))
     for r in range(max(repeats, 3)):

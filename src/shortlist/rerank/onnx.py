@@ -146,7 +146,7 @@ class OnnxReranker(Reranker):
         )
         limit = _model_max_length(self.model_path, self._tokenizer)
         self.max_length = limit if max_length is None else _positive_int("max_length", max_length)
-        self._custom_max_length = max_length is not None
+        self._model_max_length = limit
         if self.max_length < 16:
             raise InvalidInputError(f"max_length must be at least 16, got {self.max_length}.")
         if self.max_length > limit:
@@ -207,7 +207,7 @@ class OnnxReranker(Reranker):
         options = {
             "dequantize": "true" if self.dequantize else None,
             "activation": None if self.activation == "sigmoid" else self.activation,
-            "max_length": self.max_length if self._custom_max_length else None,
+            "max_length": None if self.max_length == self._model_max_length else self.max_length,
             "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
             "window_tokens": self.windows.window_tokens,
             "window_stride": self.windows.window_stride,
