@@ -63,7 +63,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from shortlist.index import Index
     from shortlist.pipeline import Pipeline
 
-    index = Index.load(args.index)
+    index = Index.load(args.index, encoder=args.embedder)
     flt = _parse_filter(args.filter)
     if args.reranker:
         from shortlist.rerank import load_reranker
@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search an index, optionally reranking the candidates")
     p.add_argument("index", help="index directory")
     p.add_argument("query")
+    p.add_argument(
+        "--embedder",
+        default=None,
+        help="query encoder (default: the model recorded in the index, found by name)",
+    )
     p.add_argument("-n", type=int, default=10, help="stage-1 candidates (default 10)")
     p.add_argument(
         "-m",

@@ -15,6 +15,7 @@ offline package carries. Resolution order, first match wins:
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -86,15 +87,7 @@ def _from_model_dirs(hub_id: str, fmt: ModelFormat) -> Path | None:
 
 
 def _from_packages(hub_id: str, fmt: ModelFormat) -> Path | None:
-    for pkg in OFFLINE_PACKAGES.get(hub_id, []):
-        if pkg.format != fmt:
-            continue
-        spec = importlib.util.find_spec(pkg.package)  # locates, never executes, the package
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            cand = Path(location) / pkg.subdir
-            if _is_model_dir(cand, fmt):
-                return cand
-    return None
+    return next((d for d in _package_dirs(hub_id, fmt) if _is_model_dir(d, fmt)), None)
 
 
 def _from_hf_cache(hub_id: str) -> Path | None:
@@ -104,6 +97,69 @@ def _from_hf_cache(hub_id: str) -> Path | None:
         return Path(snapshot_download(hub_id, local_files_only=True))
     except Exception:  # not cached, or not a valid repo id: fall through
         return None
+
+
+def _package_dirs(hub_id: str, fmt: ModelFormat) -> list[Path]:
+    """Where the offline packages that ship ``hub_id`` keep its files (may not exist)."""
+    found = []
+    for pkg in OFFLINE_PACKAGES.get(hub_id, []):
+        if pkg.format != fmt:
+            continue
+        spec = importlib.util.find_spec(pkg.package)  # locates, never executes, the package
+        locations = (spec.submodule_search_locations or []) if spec else []
+        found += [Path(loc) / pkg.subdir for loc in locations]
+    return found
+
+
+def model_name(given: str | os.PathLike[str], location: str, fmt: ModelFormat) -> str:
+    """The model's portable name: the hub id when known, else the folder's name.
+
+    This is what an index manifest records and compares, so it must not depend on where
+    the files happen to live: ``sentence-transformers/all-MiniLM-L6-v2`` resolved to an
+    offline package's ``.../model`` folder is still that hub id, and a local folder named
+    after a known model (``all-MiniLM-L6-v2``) is named by its hub id too.
+    """
+    raw = os.fspath(given)
+    path = Path(raw).expanduser()
+    if not path.exists():
+        return canonical_id(raw)
+    here = path.resolve()
+    for hub_id, packages in OFFLINE_PACKAGES.items():
+        if any(p.format == fmt for p in packages) and any(
+            d.exists() and d.resolve() == here for d in _package_dirs(hub_id, fmt)
+        ):
+            return hub_id
+    return canonical_id(here.name)
+
+
+_FINGERPRINT_SKIP = (".md",)
+
+
+def fingerprint(directory: str | os.PathLike[str]) -> str | None:
+    """A sha256 over a model folder's files (names and contents): the weights' identity.
+
+    Two folders with the same fingerprint hold the same model whatever they are called
+    or wherever they are; ``None`` when ``directory`` is not a local folder (a hub id).
+    Hashing ~100 MB of weights takes about 0.1 s, paid once per build or load.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return None
+    outer = hashlib.sha256()
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not p.name.endswith(_FINGERPRINT_SKIP)
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    for file in files:
+        inner = hashlib.sha256()
+        with file.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                inner.update(block)
+        outer.update(f"{file.relative_to(root).as_posix()}\0{inner.hexdigest()}\n".encode())
+    return f"sha256:{outer.hexdigest()}"
 
 
 def how_to_get(hub_id: str, fmt: ModelFormat) -> str:

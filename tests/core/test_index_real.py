@@ -119,7 +119,7 @@ def test_load_resolves_the_manifest_model_by_itself(
 ) -> None:
     path = cranfield_index.save(tmp_path / "idx")
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["encoder"]["source"] = str(tmp_path / "moved-away")  # built elsewhere
+    manifest["encoder"]["source_hint"] = str(tmp_path / "moved-away")  # built elsewhere
     (path / "manifest.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("SHORTLIST_MODEL_DIR", str(bi_encoder_path.parent))
     loaded = Index.load(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 from shortlist._optional import require
 from shortlist.encoders.base import l2_normalize
 from shortlist.errors import InvalidInputError, ModelNotFoundError
-from shortlist.models import canonical_id, how_to_get, resolve_model
+from shortlist.models import canonical_id, fingerprint, how_to_get, model_name, resolve_model
 
 
 class SentenceTransformerEncoder:
@@ -59,9 +58,11 @@ class SentenceTransformerEncoder:
             ) from exc
         self.source = location
         """Where the weights were loaded from (a local folder, or the hub id)."""
+        self.fingerprint = fingerprint(location)
+        """sha256 of the model folder's files: identifies the weights wherever they live."""
         if max_seq_length is not None:
             self._model.max_seq_length = max_seq_length
-        self._name = _model_name(os.fspath(model), location)
+        self._name = model_name(model, location, "sentence-transformers")
         dim = (
             self._model.get_embedding_dimension()
             if hasattr(self._model, "get_embedding_dimension")
@@ -122,13 +123,6 @@ class SentenceTransformerEncoder:
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({self._name!r}, dim={self._dim})"
-
-
-def _model_name(given: str, location: str) -> str:
-    """Name to record: the hub id when known, else the folder's base name."""
-    if location == given and not Path(given).exists():
-        return canonical_id(given)
-    return canonical_id(Path(given).name) if Path(given).exists() else canonical_id(given)
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -25,7 +25,8 @@ from shortlist._optional import require
 from shortlist._version import __version__
 from shortlist.documents import Document, Hit, check_json_metadata, make_documents
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
-from shortlist.errors import EncoderMismatchError, IndexFormatError, InvalidInputError
+from shortlist.encoders.identity import describe, encoder_for
+from shortlist.errors import IndexFormatError, InvalidInputError
 from shortlist.index import persist
 from shortlist.index.filters import Filter, compile_filter
 from shortlist.index.specs import IndexSpec, parse_spec
@@ -376,11 +377,7 @@ class Index:
                 "format_version": persist.FORMAT_VERSION,
                 "shortlist_version": __version__,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "encoder": {
-                    "name": self.encoder.name,
-                    "dim": self.dim,
-                    "source": str(getattr(self.encoder, "source", "")) or None,
-                },
+                "encoder": describe(self.encoder),
                 "metric": self.metric,
                 "spec": str(self.spec),
                 "factory": self._factory,
@@ -416,24 +413,16 @@ class Index:
     def load(
         cls, path: str | os.PathLike[str], encoder: Encoder | str | os.PathLike[str] | None = None
     ) -> Index:
-        """Open a saved index; ``encoder`` defaults to the model named in its manifest.
+        """Open a saved index; ``encoder`` defaults to the model recorded in its manifest.
 
-        Raises :class:`EncoderMismatchError` when the given encoder differs in model or
-        dimension from the one the index was built with.
+        The model is found by its name and fingerprint, not by the folder it was built
+        from, so a copied index folder loads on another machine (see
+        :mod:`shortlist.encoders.identity`). Raises :class:`EncoderMismatchError` when the
+        given encoder is another model or has another dimension.
         """
         directory = Path(path)
         manifest, folder = persist.open_manifest(directory)
-        stored = manifest["encoder"]
-        if encoder is None:  # the folder it was built from, if still there, else the model id
-            source = stored.get("source")
-            encoder = source if source and Path(source).is_dir() else stored["name"]
-        enc = load_encoder(encoder)
-        if int(enc.dim) != int(stored["dim"]) or enc.name != stored["name"]:
-            raise EncoderMismatchError(
-                f"{directory} was built with encoder {stored['name']!r} (dim {stored['dim']}), "
-                f"but the query encoder is {enc.name!r} (dim {enc.dim}). Queries must be embedded "
-                "by the same model: pass encoder=None to use the index's own model, or rebuild."
-            )
+        enc = encoder_for(manifest["encoder"], directory, encoder)
         index = cls(enc, spec=manifest["spec"], metric=manifest["metric"])
         index._next_key = int(manifest["next_key"])
         index._factory = manifest["factory"]
