@@ -83,25 +83,37 @@ def cranfield_docs(cranfield_path: Path):  # type: ignore[no-untyped-def]
     return load_documents(cranfield_path)
 
 
+CACHE = Path(os.environ.get("SHORTLIST_TEST_CACHE", REPO / ".test-cache"))
+"""Where computed corpus embeddings are kept between local runs (not pytest's cache, so
+the suite also works with ``-p no:cacheprovider``)."""
+
+
 @pytest.fixture(scope="session")
-def cranfield_vectors(request: pytest.FixtureRequest, bi_encoder, cranfield_docs):  # type: ignore[no-untyped-def]
+def cranfield_vectors(bi_encoder, cranfield_docs):  # type: ignore[no-untyped-def]
     """Embeddings of every Cranfield document, computed once (and cached between local runs).
 
-    The cache is keyed by the model weights and the corpus, so it can never go stale; CI
-    starts from a clean clone and always computes them.
+    The cache key covers everything that decides the vectors: the model's files (their
+    fingerprint), the corpus, the encoder's code and its options. CI starts from a clean
+    clone and always computes them.
     """
     import hashlib
+    import inspect
 
     import numpy as np
 
+    from shortlist.encoders import sentence_transformers
+
     key = hashlib.sha256()
-    for f in (BI_ENCODER / "model.safetensors", dataset_dir() / "corpus.jsonl"):
-        stat = f.stat()
-        key.update(f"{f}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    cache = request.config.cache.mkdir("shortlist") / f"cranfield-{key.hexdigest()[:16]}.npy"
+    key.update(str(bi_encoder.fingerprint).encode())
+    key.update((dataset_dir() / "corpus.jsonl").read_bytes())
+    key.update(inspect.getsource(sentence_transformers).encode())
+    options = (bi_encoder.normalize, bi_encoder.query_prompt, bi_encoder.document_prompt)
+    key.update(repr((options, bi_encoder.max_seq_length, 32)).encode())
+    cache = CACHE / f"cranfield-{key.hexdigest()[:16]}.npy"
     if cache.exists():
         return np.load(cache)
     vectors = bi_encoder.encode_documents([d.text for d in cranfield_docs], batch_size=32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, vectors)
     return vectors
 

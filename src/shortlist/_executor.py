@@ -2,8 +2,11 @@
 
 FAISS, torch and onnxruntime release the GIL, so running them in threads keeps the event
 loop free. A dedicated pool (not the loop's implicit default executor) bounds how many
-model calls run at once, so a burst of concurrent queries cannot oversubscribe the cores.
-Size it with the ``SHORTLIST_ASYNC_WORKERS`` environment variable (default: CPU count).
+blocking calls run at once, so a burst of concurrent queries queues instead of starting a
+thread each. It bounds calls, not threads: each call may use its library's own
+intra-op thread pool (torch, ONNX Runtime), so N workers can still run up to N x that
+many threads. Size it with the ``SHORTLIST_ASYNC_WORKERS`` environment variable (default:
+CPU count).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import threading
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.loop_lag import max_loop_lag
 
 from shortlist import Document, EncoderMismatchError, Index
 from shortlist.encoders import SentenceTransformerEncoder
@@ -72,7 +72,7 @@ def test_recall_at_100_far_above_random_for_every_index_type(
         index.add(cranfield_docs, embeddings=cranfield_vectors)
         recalls[spec] = _recall_at(index, query_vectors, queries, qrels, 100)
     assert recalls["flat"] > 5 * random_recall, recalls
-    assert recalls["flat"] > 0.6, recalls
+    assert recalls["flat"] > 0.775 - 0.02, recalls  # measured 0.775; margin: float noise
     for spec, tol in RECALL_TOLERANCE.items():
         assert recalls[spec] >= recalls["flat"] - tol, (spec, recalls)
 
@@ -184,28 +184,35 @@ def test_filters_keep_full_recall_inside_the_filtered_set(
         assert len(eq_hits) == 5 and all(h.document.metadata["bucket"] == 3 for h in eq_hits)
 
 
-async def test_asearch_matches_search_and_does_not_block_the_loop(cranfield_index: Index) -> None:
-    ticks = 0
-    stop = asyncio.Event()
+class _SlowQueries:
+    """The real encoder, but each query encoding also sleeps (off the GIL) for ``pause`` s.
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            await asyncio.sleep(0.001)
+    A long, fixed blocking time makes "the loop kept running" a ratio, not a tick count:
+    a loop blocked by the search would stall for at least ``pause``.
+    """
 
-    task = asyncio.create_task(ticker())
-    queries = [
-        "wing flutter at transonic speeds",
-        "shock wave boundary layer interaction",
-        "heat shield ablation",
-    ]
-    results = await asyncio.gather(*(cranfield_index.asearch(q, k=10) for q in queries))
-    stop.set()
-    await task
-    assert ticks > 3  # the loop kept running while the three searches were in flight
-    for q, res in zip(queries, results, strict=True):
-        assert [h.id for h in res] == [h.id for h in cranfield_index.search(q, k=10)]
+    def __init__(self, encoder, pause: float) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.pause = encoder, pause
+        self.name, self.dim = encoder.name, encoder.dim
+
+    def encode_documents(self, texts, *, batch_size=32, show_progress=False):  # type: ignore[no-untyped-def]
+        return self.inner.encode_documents(texts, batch_size=batch_size)
+
+    def encode_queries(self, texts):  # type: ignore[no-untyped-def]
+        time.sleep(self.pause)
+        return self.inner.encode_queries(texts)
+
+
+async def test_asearch_matches_search_and_does_not_block_the_loop(
+    bi_encoder, cranfield_docs, cranfield_vectors, cranfield_index: Index
+) -> None:
+    pause = 0.3
+    index = Index(_SlowQueries(bi_encoder, pause))
+    index.add(cranfield_docs, embeddings=cranfield_vectors)
+    query = "wing flutter at transonic speeds"
+    hits, lag = await max_loop_lag(index.asearch(query, k=10))
+    assert lag < pause / 2, f"the event loop stalled {lag:.3f}s during a {pause}s search"
+    assert [h.id for h in hits] == [h.id for h in cranfield_index.search(query, k=10)]
 
 
 def test_concurrent_queries_and_writes_are_safe(

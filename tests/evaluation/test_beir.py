@@ -12,6 +12,7 @@ from shortlist.errors import InvalidInputError
 from shortlist.evaluation import Dataset, load_beir
 from shortlist.evaluation.beir import NO_JUDGMENTS, NO_RELEVANT, NO_TEXT
 from shortlist.loaders import read_jsonl_corpus
+from tests.conftest import need
 
 
 def make_beir(
@@ -53,10 +54,7 @@ def test_cranfield_loads_exactly(cranfield_path: Path) -> None:
 
 
 def test_cisi_loads(cranfield_path: Path) -> None:
-    cisi = cranfield_path.parent / "cisi"
-    if not cisi.exists():
-        pytest.skip("cisi not in the shared datasets")
-    data = load_beir(cisi)
+    data = load_beir(need(cranfield_path.parent / "cisi"))
     assert (len(data.corpus), len(data.queries)) == (1460, 76)
     assert sum(len(j) for j in data.qrels.values()) == 3114
 

@@ -94,8 +94,9 @@ def test_bad_specs(spec: str, message: str, error: type[Exception]) -> None:
 def test_spec_roundtrip_and_faiss_factory() -> None:
     assert str(parse_spec("HNSW:ef_search=128")) == "hnsw:ef_construction=80,ef_search=128,m=32"
     assert parse_spec(str(parse_spec("hnsw:m=16"))) == parse_spec("hnsw:m=16")
-    index = Index.build([f"t{i}" for i in range(40)], HashEncoder(), spec="faiss:IVF4,Flat")
-    assert index.search("t3", k=1)[0].id is not None and len(index) == 40
+    texts = [f"t{i}" for i in range(40)]
+    index = Index.build(texts, HashEncoder(), ids=texts, spec="faiss:IVF4,Flat")
+    assert index.search("t3", k=1)[0].id == "t3" and len(index) == 40
 
 
 def test_filter_operators() -> None:

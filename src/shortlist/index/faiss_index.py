@@ -1,10 +1,11 @@
-"""The stage-1 index: a FAISS structure over bi-encoder vectors plus a document store.
+"""The stage-1 index: a FAISS structure over bi-encoder vectors, beside a document store.
 
 Scores are similarities, higher is better (cosine by default: vectors are L2-normalised
-and searched by inner product). Documents keep their own string ids; FAISS sees stable
-int64 keys that are never reused, so a delete can never leave a key pointing at the
-wrong document. Searches and mutations are serialised by a lock; encoding (the slow
-part of both) happens outside it, so concurrent queries overlap where it matters.
+and searched by inner product). Documents, their ids and the int64 keys FAISS sees live
+in :class:`~shortlist.index.docstore.DocStore`; the manifest's schema and the atomic
+save live in :mod:`shortlist.index.persist`. This module owns the FAISS structure, its
+ID selectors and search. Searches and mutations are serialised by a lock; encoding (the
+slow part of both) happens outside it, so concurrent queries overlap where it matters.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,12 @@ import numpy as np
 
 from shortlist._executor import run_blocking
 from shortlist._optional import require
-from shortlist._version import __version__
-from shortlist.documents import Document, Hit, check_json_metadata, make_documents
+from shortlist.documents import Document, Hit, make_documents
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
 from shortlist.encoders.identity import describe, encoder_for
 from shortlist.errors import IndexFormatError, InvalidInputError
-from shortlist.index import persist
+from shortlist.index import persist, structure
+from shortlist.index.docstore import DocStore
 from shortlist.index.filters import Filter, compile_filter
 from shortlist.index.specs import IndexSpec, parse_spec
 
@@ -68,10 +67,7 @@ class Index:
         self.batch_size = batch_size
         self._faiss_index: Any = None  # created lazily: IVF sizes depend on the first batch
         self._factory: str | None = None
-        self._docs: dict[int, Document] = {}
-        self._keys: dict[str, int] = {}
-        self._tombstones: set[int] = set()  # HNSW cannot remove; masked at search time
-        self._next_key = 0
+        self._store = DocStore()
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- construction
@@ -95,10 +91,10 @@ class Index:
 
     # ----------------------------------------------------------------- properties
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._store)
 
     def __contains__(self, doc_id: object) -> bool:
-        return doc_id in self._keys
+        return doc_id in self._store
 
     def __repr__(self) -> str:
         return f"Index({len(self)} docs, spec={str(self.spec)!r}, encoder={self.encoder.name!r})"
@@ -111,12 +107,15 @@ class Index:
     @property
     def ids(self) -> list[str]:
         """Document ids in insertion order."""
-        return list(self._keys)
+        with self._lock:
+            return self._store.ids
 
     def get(self, ids: Sequence[str]) -> list[Document]:
         """The documents with these ids, in the given order; unknown ids are skipped."""
+        if isinstance(ids, str):
+            raise InvalidInputError(f"get() takes a list of ids, not a single string: [{ids!r}].")
         with self._lock:
-            return [self._docs[self._keys[i]] for i in ids if i in self._keys]
+            return self._store.get(ids)
 
     # ----------------------------------------------------------------- mutation
     def add(
@@ -130,13 +129,8 @@ class Index:
     ) -> list[str]:
         """Add new documents; an id that already exists is an error (use :meth:`upsert`)."""
         docs = make_documents(documents, metadatas, ids)
-        with self._lock:
-            taken = [d.id for d in docs if d.id in self._keys]
-        if taken:
-            raise InvalidInputError(
-                f"{len(taken)} id(s) already in the index, e.g. {taken[:3]}; use upsert() to "
-                "replace documents."
-            )
+        with self._lock:  # fail before the slow encoding; checked again when inserting
+            self._refuse_taken(docs)
         return self._insert(docs, embeddings, show_progress, replace=False)
 
     def upsert(
@@ -157,7 +151,7 @@ class Index:
         if isinstance(ids, str):
             raise InvalidInputError("delete() takes a list of ids, not a single string.")
         with self._lock:
-            return self._remove([self._keys[i] for i in dict.fromkeys(ids) if i in self._keys])
+            return self._remove(self._store.keys_of(ids))
 
     def _insert(
         self,
@@ -172,15 +166,22 @@ class Index:
         vectors = self._embed(docs, embeddings, show)  # outside the lock: the slow part
         with self._lock:
             if replace:
-                self._remove([self._keys[d.id] for d in docs if d.id in self._keys])
+                self._remove(self._store.keys_of(d.id for d in docs))
+            else:  # another thread may have added one of these ids while we encoded
+                self._refuse_taken(docs)
             self._ensure_index(vectors)
-            keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
+            keys = np.arange(self._store.next_key, self._store.next_key + len(docs), dtype=np.int64)
             self._faiss_index.add_with_ids(vectors, keys)
-            self._next_key += len(docs)
-            for key, doc in zip(keys.tolist(), docs, strict=True):
-                self._docs[key] = doc
-                self._keys[doc.id] = key
+            self._store.assign(docs)
         return [d.id for d in docs]
+
+    def _refuse_taken(self, docs: list[Document]) -> None:
+        taken = self._store.taken(docs)
+        if taken:
+            raise InvalidInputError(
+                f"{len(taken)} id(s) already in the index, e.g. {taken[:3]}; use upsert() to "
+                "replace documents."
+            )
 
     def _remove(self, keys: list[int]) -> int:
         if not keys:
@@ -188,10 +189,8 @@ class Index:
         if self._supports_remove():
             self._faiss_index.remove_ids(np.asarray(keys, dtype=np.int64))
         else:
-            self._tombstones.update(keys)
-        for key in keys:
-            del self._keys[self._docs.pop(key).id]
-        return len(keys)
+            self._store.tombstones.update(keys)
+        return self._store.remove(keys)
 
     def _embed(
         self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None
@@ -216,40 +215,8 @@ class Index:
         return l2_normalize(vectors) if self.metric == "cosine" else vectors
 
     def _ensure_index(self, first_batch: np.ndarray) -> None:
-        if self._faiss_index is not None:
-            return
-        faiss = _faiss()
-        n = len(first_batch)
-        needed = self.spec.min_training_points(self.dim, n)
-        if n < needed:
-            raise InvalidInputError(
-                f"Index spec {str(self.spec)!r} must be trained on at least {needed} vectors, "
-                f"but the first batch has {n}. Build from more documents at once, or use "
-                "'flat' or 'hnsw' for small corpora."
-            )
-        factory = self.spec.factory_string(self.dim, n)
-        metric = faiss.METRIC_INNER_PRODUCT
-        try:
-            base = faiss.index_factory(self.dim, factory, metric)
-        except RuntimeError as exc:
-            raise InvalidInputError(f"FAISS rejected index factory {factory!r}: {exc}") from exc
-        if self.spec.kind == "hnsw":
-            base.hnsw.efConstruction = self.spec.params["ef_construction"]
-        for found in (base, faiss.try_extract_index_ivf(base)):
-            part = faiss.downcast_index(found) if found is not None else None
-            if part is not None and hasattr(part, "do_polysemous_training"):
-                # Polysemous codes only help Hamming-threshold search, which we never use,
-                # and training them takes minutes where plain PQ takes milliseconds.
-                part.do_polysemous_training = False
-        if not base.is_trained:
-            base.train(first_batch)
-        ivf = faiss.try_extract_index_ivf(base)
-        if ivf is not None:
-            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # keeps remove + reconstruct
-            index = base  # IVF takes ids natively and removes correctly
-        else:
-            index = faiss.IndexIDMap2(base)
-        self._faiss_index, self._factory = index, factory
+        if self._faiss_index is None:
+            self._faiss_index, self._factory = structure.create(self.spec, self.dim, first_batch)
 
     def _supports_remove(self) -> bool:
         return "HNSW" not in (self._factory or "")
@@ -291,13 +258,9 @@ class Index:
         vectors = self._prepare(vectors)
         predicate = compile_filter(filter) if filter is not None else None
         with self._lock:
-            if self._faiss_index is None or not self._docs:
+            if self._faiss_index is None or not self._store:
                 return [[] for _ in range(len(vectors))]
-            allowed = None
-            if predicate is not None:
-                allowed = np.fromiter(
-                    (key for key, d in self._docs.items() if predicate(d.metadata)), dtype=np.int64
-                )
+            allowed = self._store.matching(predicate) if predicate is not None else None
             scores, keys = self._search_keys(vectors, k, allowed)
             return [self._hits(s, kk) for s, kk in zip(scores, keys, strict=True)]
 
@@ -310,20 +273,11 @@ class Index:
                 return np.zeros((len(vectors), 0)), np.zeros((len(vectors), 0), dtype=np.int64)
             if self._is_approximate() and len(allowed) <= _EXACT_FALLBACK:
                 return self._exact(vectors, k, allowed)
-        k_eff = min(k, len(self._docs))
-        selectors: list[Any] = []  # keep SWIG objects alive during the search
-        if allowed is not None:
-            selectors.append(faiss.IDSelectorBatch(allowed))
-        if self._tombstones:
-            dead = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
-            selectors += [dead, faiss.IDSelectorNot(dead)]
-        sel = selectors[-1] if selectors else None
-        if len(selectors) == 3:
-            selectors.append(faiss.IDSelectorAnd(selectors[0], selectors[2]))
-            sel = selectors[-1]
-        params = self._search_params(faiss, k_eff, sel)
-        with _omp_threads(faiss, 1 if len(vectors) == 1 else None):
-            scores, keys = self._faiss_index.search(vectors, k_eff, params=params)
+        k_eff = min(k, len(self._store))
+        with structure.selector(faiss, allowed, self._store.tombstones) as sel:
+            params = structure.search_params(faiss, self.spec, k_eff, sel)
+            with structure.omp_threads(faiss, 1 if len(vectors) == 1 else None):
+                scores, keys = self._faiss_index.search(vectors, k_eff, params=params)
         if allowed is not None and self._is_approximate() and (keys < 0).any():
             return self._exact(vectors, k, allowed)  # approximate search starved by the filter
         return scores, keys
@@ -331,20 +285,11 @@ class Index:
     def _is_approximate(self) -> bool:
         return (self._factory or "Flat") != "Flat"
 
-    def _search_params(self, faiss: Any, k: int, sel: Any) -> Any:
-        if self.spec.kind == "hnsw":
-            return faiss.SearchParametersHNSW(
-                sel=sel, efSearch=max(self.spec.params["ef_search"], k)
-            )
-        if self.spec.kind == "ivfpq":
-            return faiss.SearchParametersIVF(sel=sel, nprobe=self.spec.params["nprobe"])
-        return faiss.SearchParameters(sel=sel) if sel is not None else None
-
     def _exact(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force scoring of a small allowed set: filters never cost recall."""
-        stored = np.vstack([self._faiss_index.reconstruct(int(key)) for key in allowed])
+        stored = self._faiss_index.reconstruct_batch(allowed)
         sims = vectors @ stored.T
         top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, top, axis=1), allowed[top]
@@ -352,7 +297,7 @@ class Index:
     def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[Hit]:
         hits: list[Hit] = []
         for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
-            doc = self._docs.get(key) if key >= 0 else None
+            doc = self._store.document(key) if key >= 0 else None
             if doc is None:
                 continue
             rank = len(hits) + 1
@@ -368,22 +313,15 @@ class Index:
         directory = Path(path)
         with self._lock:
             self._compact()
-            rows = [
-                {"key": key, "id": doc.id, "text": doc.text, "metadata": dict(doc.metadata)}
-                for key, doc in self._docs.items()
-            ]
-            manifest = {
-                "format": persist.FORMAT,
-                "format_version": persist.FORMAT_VERSION,
-                "shortlist_version": __version__,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "encoder": describe(self.encoder),
-                "metric": self.metric,
-                "spec": str(self.spec),
-                "factory": self._factory,
-                "count": len(rows),
-                "next_key": self._next_key,
-            }
+            rows = list(self._store.rows())
+            manifest = persist.manifest(
+                encoder=describe(self.encoder),
+                metric=self.metric,
+                spec=str(self.spec),
+                factory=self._factory,
+                count=len(rows),
+                next_key=self._store.next_key,
+            )
             index = self._faiss_index
 
             def write(folder: Path) -> None:
@@ -398,13 +336,11 @@ class Index:
 
     def _compact(self) -> None:
         """Rebuild an HNSW graph without its tombstoned vectors."""
-        if not self._tombstones:
+        if not self._store.tombstones:
             return
-        keys = np.fromiter(self._docs, dtype=np.int64)
-        vectors = (
-            np.vstack([self._faiss_index.reconstruct(int(k)) for k in keys]) if len(keys) else None
-        )
-        self._faiss_index, self._tombstones = None, set()
+        keys = self._store.keys()
+        vectors = self._faiss_index.reconstruct_batch(keys) if len(keys) else None
+        self._faiss_index, self._store.tombstones = None, set()
         if vectors is not None:
             self._ensure_index(vectors)
             self._faiss_index.add_with_ids(vectors, keys)
@@ -424,22 +360,21 @@ class Index:
         manifest, folder = persist.open_manifest(directory)
         enc = encoder_for(manifest["encoder"], directory, encoder)
         index = cls(enc, spec=manifest["spec"], metric=manifest["metric"])
-        index._next_key = int(manifest["next_key"])
         index._factory = manifest["factory"]
-        for row in persist.read_documents(folder / persist.DOCS_FILE):
-            check_json_metadata(row["id"], row["metadata"])
-            doc = Document(id=row["id"], text=row["text"], metadata=row["metadata"])
-            index._docs[int(row["key"])] = doc
-            index._keys[doc.id] = int(row["key"])
+        index._store = DocStore.from_rows(
+            persist.read_documents(folder / persist.DOCS_FILE),
+            manifest["next_key"],
+            str(directory),
+        )
+        if len(index._store) != manifest["count"]:
+            raise IndexFormatError(f"{directory}: document count does not match the manifest.")
         if manifest["factory"] is not None:
             index._faiss_index = _faiss().read_index(str(folder / persist.FAISS_FILE))
-            if index._faiss_index.ntotal != len(index._docs):
+            if index._faiss_index.ntotal != len(index._store):
                 raise IndexFormatError(
                     f"{directory}: FAISS holds {index._faiss_index.ntotal} vectors but there are "
-                    f"{len(index._docs)} documents; the index is inconsistent."
+                    f"{len(index._store)} documents; the index is inconsistent."
                 )
-        if len(index._docs) != manifest["count"]:
-            raise IndexFormatError(f"{directory}: document count does not match the manifest.")
         return index
 
     @staticmethod
@@ -448,26 +383,6 @@ class Index:
         manifest, _ = persist.open_manifest(Path(path))
         copy: dict[str, Any] = json.loads(json.dumps(manifest))
         return copy
-
-
-@contextmanager
-def _omp_threads(faiss: Any, threads: int | None) -> Iterator[None]:
-    """Run FAISS with ``threads`` OpenMP threads inside the block (None: unchanged).
-
-    One query gains nothing from threads, yet ``IndexIDMap`` maps result ids in an OpenMP
-    loop: that wakes FAISS's thread team, whose spin-waiting then halves the speed of the
-    next torch call (the next query's encoding) -- measured 15.4 ms per query instead of
-    8.1. ``omp_set_num_threads`` is per calling thread, so other threads are unaffected.
-    """
-    if threads is None:
-        yield
-        return
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
 
 
 def _check_k(k: int) -> None:

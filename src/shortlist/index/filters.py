@@ -21,6 +21,8 @@ from typing import Any
 from shortlist.errors import InvalidInputError
 
 Filter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
+Predicate = Callable[[Mapping[str, Any]], bool]
+"""A compiled filter: metadata -> keep?"""
 
 _MISSING = object()
 
@@ -75,7 +77,7 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     raise InvalidInputError(f"Unknown filter operator {op!r}.")
 
 
-def compile_filter(spec: Filter) -> Callable[[Mapping[str, Any]], bool]:
+def compile_filter(spec: Filter) -> Predicate:
     """Validate ``spec`` once and return a fast predicate over metadata."""
     if callable(spec):
         return spec

@@ -1,4 +1,4 @@
-"""Atomic, pickle-free persistence of an index directory.
+"""Atomic, pickle-free persistence of an index directory, and its manifest's schema.
 
 Layout::
 
@@ -10,6 +10,11 @@ A save writes a fresh generation folder, fsyncs it, then commits by atomically r
 ``manifest.json`` (``os.replace``); only then is the previous generation removed. A crash
 at any point leaves the old manifest pointing at the old, complete files. Loading checks
 the format version and the sha256 of every file and raises :class:`IndexFormatError`.
+
+The manifest is written (:func:`manifest`) and validated (:func:`open_manifest`) here and
+nowhere else. Validation is strict because a manifest is input: its generation and file
+names must be the ones this module writes, so a crafted manifest can never make a load
+read outside the index folder.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from shortlist._version import __version__
 from shortlist.errors import IndexFormatError, InvalidInputError
 
 FORMAT = "shortlist-index"
@@ -30,6 +38,42 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 FAISS_FILE = "index.faiss"
 DOCS_FILE = "documents.jsonl"
+FILES = (FAISS_FILE, DOCS_FILE)
+_GENERATION = re.compile(r"gen-[0-9a-f]{12}")
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "encoder": dict,
+    "metric": str,
+    "spec": str,
+    "factory": (str, type(None)),
+    "count": int,
+    "next_key": int,
+    "generation": str,
+    "files": dict,
+}
+
+
+def manifest(
+    *,
+    encoder: dict[str, Any],
+    metric: str,
+    spec: str,
+    factory: str | None,
+    count: int,
+    next_key: int,
+) -> dict[str, Any]:
+    """The manifest of an index about to be saved (``commit`` adds generation and files)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "shortlist_version": __version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "encoder": encoder,
+        "metric": metric,
+        "spec": spec,
+        "factory": factory,
+        "count": count,
+        "next_key": next_key,
+    }
 
 
 def _fsync_dir(path: Path) -> None:
@@ -97,7 +141,7 @@ def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
         manifest = dict(
             manifest,
             generation=generation,
-            files={name: _sha256(folder / name) for name in (FAISS_FILE, DOCS_FILE)},
+            files={name: _sha256(folder / name) for name in FILES},
         )
         _fsync_dir(folder)
         tmp = directory / f".{MANIFEST}.{generation}.tmp"
@@ -128,23 +172,47 @@ def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
             "Index.build(...).save(dir) or `shortlist index`."
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexFormatError(f"{path} is corrupt: {exc}.") from exc
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexFormatError(f"{path} is not a shortlist manifest.")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexFormatError(
             f"{directory} uses index format {manifest.get('format_version')}; this shortlist "
             f"reads format {FORMAT_VERSION}. Rebuild the index or install a matching version."
         )
-    folder = directory / str(manifest.get("generation", ""))
-    for name, digest in manifest.get("files", {}).items():
+    _check_fields(path, manifest)
+    folder = directory / manifest["generation"]
+    if folder.is_symlink() or not folder.is_dir():
+        raise IndexFormatError(f"{directory}: generation folder {folder.name} is missing.")
+    for name, digest in manifest["files"].items():
         file = folder / name
-        if not file.is_file():
-            raise IndexFormatError(f"{directory}: {file.name} is missing from {folder.name}.")
+        if file.is_symlink() or not file.is_file():
+            raise IndexFormatError(f"{directory}: {name} is missing from {folder.name}.")
         if _sha256(file) != digest:
             raise IndexFormatError(
                 f"{file} does not match its checksum in the manifest (corrupted or modified)."
             )
     return manifest, folder
+
+
+def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
+    """Every field present with its type, and names that stay inside the folder."""
+    for name, kind in _REQUIRED.items():
+        value = manifest.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise IndexFormatError(f"{path}: field {name!r} is missing or malformed.")
+    if not _GENERATION.fullmatch(manifest["generation"]):
+        raise IndexFormatError(
+            f"{path}: generation {manifest['generation']!r} is not a generation this format "
+            "writes (gen-<12 hex digits>); refusing to read outside the index folder."
+        )
+    files = manifest["files"]
+    if set(files) != set(FILES) or not all(isinstance(v, str) for v in files.values()):
+        raise IndexFormatError(f"{path}: files must list exactly {', '.join(FILES)}.")
+    encoder = manifest["encoder"]
+    if not isinstance(encoder.get("name"), str) or not isinstance(encoder.get("dim"), int):
+        raise IndexFormatError(f"{path}: encoder name/dim are missing or malformed.")
+    if not 0 <= manifest["count"] <= manifest["next_key"]:
+        raise IndexFormatError(f"{path}: count and next_key are inconsistent.")

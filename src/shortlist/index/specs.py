@@ -35,11 +35,6 @@ class IndexSpec:
     params: dict[str, int] = field(default_factory=dict)
     factory: str | None = None
 
-    @property
-    def needs_training(self) -> bool:
-        """IVF-based structures learn centroids before they can hold vectors."""
-        return self.kind == "ivfpq" or (self.factory is not None and "IVF" in self.factory)
-
     def __str__(self) -> str:
         if self.kind == "faiss":
             return f"faiss:{self.factory}"
