@@ -31,6 +31,10 @@ class IndexFormatError(ShortlistError):
     """An index directory is missing, corrupt, or written by an incompatible version."""
 
 
+class IndexWriteError(ShortlistError, OSError):
+    """Saving failed (disk full, permissions...); the index previously saved there is intact."""
+
+
 class EncoderMismatchError(ShortlistError, ValueError):
     """The query encoder differs from the one the index was built with."""
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shortlist import Index, IndexFormatError, InvalidInputError
+from shortlist import Index, IndexFormatError, IndexWriteError, InvalidInputError
 from shortlist.index import persist
 from tests.unit.toy import HashEncoder
 
@@ -49,7 +49,7 @@ def test_crash_mid_save_leaves_previous_index_loadable(
         raise OSError("disk full (injected)")
 
     monkeypatch.setattr(persist, "write_documents", crash)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(IndexWriteError, match=r"injected.*saved there before is intact"):
         bigger.save(path)
     monkeypatch.undo()
     loaded = Index.load(path, encoder=HashEncoder())
@@ -131,3 +131,109 @@ def test_empty_index_saves_and_loads(tmp_path: Path) -> None:
     assert len(loaded) == 0 and loaded.search("anything", k=3) == []
     loaded.add(["now there is one"], ids=["x"])
     assert loaded.search("now there is one", k=3)[0].id == "x"
+
+
+def test_a_faiss_storage_error_is_typed_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    path = _index(30).save(tmp_path / "idx")
+
+    def full(*args: object) -> None:
+        raise RuntimeError("Error: 'ret == (n)' failed: write error (injected)")
+
+    monkeypatch.setattr(faiss, "write_index", full)
+    with pytest.raises(IndexWriteError, match="write error"):
+        _index(60).save(path)
+    monkeypatch.undo()
+    assert len(Index.load(path, encoder=HashEncoder())) == 30
+
+
+def test_a_crashed_first_save_does_not_block_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before its first commit: the folder holds only our leftovers."""
+    path = tmp_path / "idx"
+    import os
+
+    real_replace = os.replace
+
+    def killed(src: str, dst: str) -> None:
+        if str(dst).endswith("manifest.json"):
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(persist.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _index(30).save(path)
+    monkeypatch.undo()
+    # simulate kill -9: what a dead process leaves (a generation, a temp manifest, locks)
+    (path / "gen-0123456789ab").mkdir()
+    (path / ".manifest.json.gen-0123456789ab.tmp").write_text("{")
+    assert not (path / "manifest.json").exists()
+    _index(40).save(path)
+    assert len(Index.load(path, encoder=HashEncoder())) == 40
+    assert len([p for p in path.iterdir() if p.name.startswith("gen-")]) == 1
+
+
+_SAVER = """
+import sys
+sys.path.insert(0, sys.argv[3])
+from shortlist import Index
+from tests.unit.toy import HashEncoder
+n = int(sys.argv[2])
+index = Index.build([f"text {i}" for i in range(n)], HashEncoder(), ids=[f"d{i}" for i in range(n)])
+for _ in range(15):
+    index.save(sys.argv[1])
+"""
+
+
+def test_two_processes_saving_at_once_leave_a_loadable_index(tmp_path: Path) -> None:
+    """Each commit used to delete the other writer's generation: 3 of 5 trials unloadable."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = tmp_path / "idx"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(path), str(n), str(REPO)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in (30, 50)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    loaded = Index.load(path, encoder=HashEncoder())
+    assert len(loaded) in (30, 50)
+    assert len([p for p in path.iterdir() if p.name.startswith("gen-")]) == 1
+    assert not [p for p in path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_loads_during_saves_always_see_a_whole_index(tmp_path: Path) -> None:
+    """A reader holds the read lock, so a concurrent commit cannot delete what it reads."""
+    import threading
+
+    path = _index(30).save(tmp_path / "idx")
+    writer_index, stop, errors = _index(50), threading.Event(), []
+
+    def write() -> None:
+        while not stop.is_set():
+            writer_index.save(path)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        for _ in range(40):
+            try:
+                assert len(Index.load(path, encoder=HashEncoder())) in (30, 50)
+            except Exception as exc:
+                errors.append(exc)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []

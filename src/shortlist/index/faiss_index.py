@@ -357,24 +357,25 @@ class Index:
         given encoder is another model or has another dimension.
         """
         directory = Path(path)
-        manifest, folder = persist.open_manifest(directory)
+        with persist.reading(directory) as (manifest, folder):
+            store = DocStore.from_rows(
+                persist.read_documents(folder / persist.DOCS_FILE),
+                manifest["next_key"],
+                str(directory),
+            )
+            stored = None
+            if manifest["factory"] is not None:
+                stored = _faiss().read_index(str(folder / persist.FAISS_FILE))
+        if len(store) != manifest["count"]:
+            raise IndexFormatError(f"{directory}: document count does not match the manifest.")
+        if stored is not None and stored.ntotal != len(store):
+            raise IndexFormatError(
+                f"{directory}: FAISS holds {stored.ntotal} vectors but there are "
+                f"{len(store)} documents; the index is inconsistent."
+            )
         enc = encoder_for(manifest["encoder"], directory, encoder)
         index = cls(enc, spec=manifest["spec"], metric=manifest["metric"])
-        index._factory = manifest["factory"]
-        index._store = DocStore.from_rows(
-            persist.read_documents(folder / persist.DOCS_FILE),
-            manifest["next_key"],
-            str(directory),
-        )
-        if len(index._store) != manifest["count"]:
-            raise IndexFormatError(f"{directory}: document count does not match the manifest.")
-        if manifest["factory"] is not None:
-            index._faiss_index = _faiss().read_index(str(folder / persist.FAISS_FILE))
-            if index._faiss_index.ntotal != len(index._store):
-                raise IndexFormatError(
-                    f"{directory}: FAISS holds {index._faiss_index.ntotal} vectors but there are "
-                    f"{len(index._store)} documents; the index is inconsistent."
-                )
+        index._factory, index._store, index._faiss_index = manifest["factory"], store, stored
         return index
 
     @staticmethod

@@ -27,11 +27,13 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from shortlist._version import __version__
-from shortlist.errors import IndexFormatError, InvalidInputError
+from shortlist.errors import IndexFormatError, IndexWriteError, InvalidInputError, ShortlistError
+from shortlist.index import locks
 
 FORMAT = "shortlist-index"
 FORMAT_VERSION = 1
@@ -118,11 +120,20 @@ def read_documents(path: Path) -> Iterator[dict[str, Any]]:
                 raise IndexFormatError(f"{path}:{lineno}: corrupt JSON ({exc}).") from exc
 
 
+def _ours(name: str) -> bool:
+    """Entries a save writes: the manifest, generations, temp manifests, lock files."""
+    return name in (MANIFEST, *locks.NAMES) or name.startswith("gen-") or name.endswith(".tmp")
+
+
 def check_target(directory: Path) -> None:
-    """Refuse to write into a folder that holds something other than a shortlist index."""
+    """Refuse to write into a folder that holds something other than a shortlist index.
+
+    A folder holding only what a crashed first save left behind (a generation, a temp
+    manifest, lock files) is ours: the next save writes there and removes the leftovers.
+    """
     if directory.exists() and not directory.is_dir():
         raise InvalidInputError(f"{directory} exists and is not a directory.")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / MANIFEST).exists():
+    if directory.is_dir() and not all(_ours(p.name) for p in directory.iterdir()):
         raise InvalidInputError(
             f"{directory} is a non-empty folder that is not a shortlist index; refusing to "
             "write into it. Choose an empty or new folder."
@@ -130,9 +141,33 @@ def check_target(directory: Path) -> None:
 
 
 def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
-    """Write a new generation with ``write_files(folder)``, then swap the manifest in atomically."""
+    """Write a new generation with ``write_files(folder)``, then swap the manifest in atomically.
+
+    Writers are serialised by a lock file, so a concurrent save (thread or process) waits
+    and then commits after this one instead of deleting its files. Storage failures raise
+    :class:`IndexWriteError`; the previously committed index stays loadable.
+    """
     check_target(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with locks.held(directory, locks.WRITE_LOCK, exclusive=True):
+            check_target(directory)  # another writer may have raced us to an empty folder
+            generation = _write_generation(directory, manifest, write_files)
+            with locks.held(directory, locks.READ_LOCK, exclusive=True):
+                os.replace(directory / f".{MANIFEST}.{generation}.tmp", directory / MANIFEST)
+                _fsync_dir(directory)
+                _remove_stale(directory, keep=generation)
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, ShortlistError):
+            raise
+        raise IndexWriteError(
+            f"Saving the index to {directory} failed ({exc}); nothing was committed, and an "
+            "index saved there before is intact. Free space or fix permissions and save again."
+        ) from exc
+
+
+def _write_generation(directory: Path, manifest: dict[str, Any], write_files: Any) -> str:
+    """Write and fsync a new generation and its manifest beside the current one."""
     generation = f"gen-{uuid.uuid4().hex[:12]}"
     folder = directory / generation
     folder.mkdir()
@@ -144,23 +179,34 @@ def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
             files={name: _sha256(folder / name) for name in FILES},
         )
         _fsync_dir(folder)
-        tmp = directory / f".{MANIFEST}.{generation}.tmp"
-        with tmp.open("w", encoding="utf-8") as fh:
+        with (directory / f".{MANIFEST}.{generation}.tmp").open("w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2, sort_keys=True)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, directory / MANIFEST)  # the commit point
-        _fsync_dir(directory)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        (directory / f".{MANIFEST}.{generation}.tmp").unlink(missing_ok=True)
         raise
-    for stale in directory.iterdir():  # old generations and leftovers of crashed saves
-        if stale.name != generation and (
-            stale.name.startswith("gen-") or stale.name.endswith(".tmp")
-        ):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(
-                missing_ok=True
-            )
+    return generation
+
+
+def _remove_stale(directory: Path, keep: str) -> None:
+    """Old generations and leftovers of crashed saves (safe: we hold both locks)."""
+    for stale in directory.iterdir():
+        if stale.name != keep and (stale.name.startswith("gen-") or stale.name.endswith(".tmp")):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def reading(directory: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+    """The verified manifest and generation folder, kept from deletion during the block."""
+    if not (directory / MANIFEST).is_file():
+        open_manifest(directory)  # raises the "not a shortlist index" error
+    with locks.held(directory, locks.READ_LOCK, exclusive=False):
+        yield open_manifest(directory)
 
 
 def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
