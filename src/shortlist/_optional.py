@@ -22,6 +22,8 @@ _PROVIDERS = {
     "langchain_core": "langchain-core",
     "llama_index.core": "llama-index-core",
     "tqdm": "tqdm",
+    "bm25s": "bm25s",
+    "Stemmer": "PyStemmer",
 }
 
 

@@ -25,6 +25,12 @@ RELEVANCE_SCORE_KEY = "relevance_score"
 RETRIEVAL_RANK_KEY = "retrieval_rank"
 """Metadata key adapters use for the 1-based position in the stage-1 ranking."""
 
+DENSE_SCORE_KEY = "dense_score"
+"""Metadata key for the bi-encoder similarity when stage 1 is hybrid or dense."""
+
+BM25_SCORE_KEY = "bm25_score"
+"""Metadata key for the BM25 score when stage 1 is hybrid or BM25."""
+
 FUSED_SCORE_KEY = "fused_score"
 """Metadata key for the final score when retrieval and rerank signals are fused.
 
@@ -77,6 +83,8 @@ class Hit:
     retrieval_score: float | None = None
     retrieval_rank: int | None = None
     relevance_score: float | None = None
+    dense_score: float | None = None
+    bm25_score: float | None = None
 
     @property
     def id(self) -> str:
@@ -97,6 +105,10 @@ class Hit:
             out[RETRIEVAL_RANK_KEY] = self.retrieval_rank
         if self.relevance_score is not None:
             out[RELEVANCE_SCORE_KEY] = self.relevance_score
+        if self.dense_score is not None:
+            out[DENSE_SCORE_KEY] = self.dense_score
+        if self.bm25_score is not None:
+            out[BM25_SCORE_KEY] = self.bm25_score
         return out
 
     def to_dict(self) -> dict[str, Any]:

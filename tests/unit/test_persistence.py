@@ -26,7 +26,10 @@ def test_layout_is_plain_files_and_no_pickle(tmp_path: Path) -> None:
     path = _index().save(tmp_path / "idx")
     manifest = json.loads((path / "manifest.json").read_text())
     folder = path / manifest["generation"]
-    assert sorted(p.name for p in folder.iterdir()) == ["documents.jsonl", "index.faiss"]
+    assert sorted(p.name for p in folder.iterdir()) == ["bm25", "documents.jsonl", "index.faiss"]
+    assert sorted(manifest["files"]) == sorted(
+        ["documents.jsonl", "index.faiss"] + [f"bm25/{p.name}" for p in (folder / "bm25").iterdir()]
+    )
     rows = [json.loads(line) for line in (folder / "documents.jsonl").read_text().splitlines()]
     assert rows[3] == {
         "key": 3,
@@ -34,8 +37,9 @@ def test_layout_is_plain_files_and_no_pickle(tmp_path: Path) -> None:
         "text": "text 3",
         "metadata": {"i": 3, "tags": ["a", "b"], "nested": {"x": 1.5}},
     }
-    for f in folder.iterdir():
-        assert not f.read_bytes().startswith(b"\x80"), f"{f.name} looks like a pickle"
+    for f in folder.rglob("*"):
+        if f.is_file():
+            assert not f.read_bytes().startswith(b"\x80"), f"{f.name} looks like a pickle"
 
 
 def test_crash_mid_save_leaves_previous_index_loadable(

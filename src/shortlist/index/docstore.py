@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from shortlist.documents import Document, check_json_metadata
+from shortlist.documents import Document, Hit, check_json_metadata
 from shortlist.errors import IndexFormatError, InvalidInputError
 from shortlist.index.filters import Predicate
 
@@ -48,6 +48,10 @@ class DocStore:
     def get(self, ids: Iterable[str]) -> list[Document]:
         """The documents with these ids, in the given order; unknown ids are skipped."""
         return [self._docs[self._keys[i]] for i in ids if i in self._keys]
+
+    def get_by_keys(self, keys: Iterable[int]) -> list[Document]:
+        """The documents under these (live) keys, in order."""
+        return [self._docs[key] for key in keys]
 
     def document(self, key: int) -> Document | None:
         """The document under ``key``, or ``None`` for a deleted or unknown key."""
@@ -86,6 +90,37 @@ class DocStore:
             (key for key, doc in self._docs.items() if predicate(doc.metadata)), dtype=np.int64
         )
 
+    def hits(
+        self,
+        scores: np.ndarray,
+        keys: np.ndarray,
+        *,
+        dense: np.ndarray | None = None,
+        bm25: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Ranked hits for (score, key) rows, best first; unknown or deleted keys skipped.
+
+        ``dense``/``bm25`` hold each retriever's raw score per row (NaN: not found there).
+        """
+        hits: list[Hit] = []
+        for i, (score, key) in enumerate(zip(scores.tolist(), keys.tolist(), strict=True)):
+            doc = self._docs.get(key) if key >= 0 else None
+            if doc is None:
+                continue
+            rank = len(hits) + 1
+            hits.append(
+                Hit(
+                    doc,
+                    float(score),
+                    rank,
+                    retrieval_score=float(score),
+                    retrieval_rank=rank,
+                    dense_score=_present(dense, i),
+                    bm25_score=_present(bm25, i),
+                )
+            )
+        return hits
+
     # ----------------------------------------------------------------- persistence rows
     def rows(self) -> Iterator[dict[str, Any]]:
         """One plain-JSON row per document, for ``documents.jsonl``."""
@@ -112,3 +147,9 @@ class DocStore:
             store._keys[doc.id] = key
         store.next_key = next_key
         return store
+
+
+def _present(values: np.ndarray | None, i: int) -> float | None:
+    if values is None or not np.isfinite(values[i]):
+        return None
+    return float(values[i])

@@ -23,14 +23,18 @@ from shortlist._executor import run_blocking
 from shortlist._optional import require
 from shortlist.documents import Document, Hit, make_documents
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
-from shortlist.encoders.identity import describe, encoder_for
-from shortlist.errors import IndexFormatError, InvalidInputError
-from shortlist.index import persist, structure
+from shortlist.errors import InvalidInputError
+from shortlist.index import hybrid, persist, structure
 from shortlist.index.docstore import DocStore
 from shortlist.index.filters import Filter, compile_filter
+from shortlist.index.hybrid import Mode, check_alpha, check_mode
+from shortlist.index.lexical import Bm25
 from shortlist.index.specs import IndexSpec, parse_spec
 
-_EXACT_FALLBACK = 4096  # filters matching at most this many docs are scored exactly
+_EXACT_FALLBACK = 4096  # approximate structures score filtered sets this small exactly
+DEFAULT_MODE: Mode = "dense"
+"""What ``Index.search`` does unless told otherwise: a vector index's search. The funnel
+(:class:`~shortlist.Pipeline`, the CLI, the adapters) picks its own default mode."""
 
 
 def _faiss() -> Any:
@@ -49,6 +53,12 @@ class Index:
         spec: index structure, see :mod:`shortlist.index.specs` (``flat``, ``hnsw``,
             ``ivfpq``, ``faiss:...``).
         metric: ``"cosine"`` (vectors normalised; default) or ``"ip"`` (raw inner product).
+        bm25: keep a BM25 index of the same documents (default; a :class:`Bm25` sets its
+            options), needed for ``mode="bm25"`` and ``"hybrid"``; ``False``: vectors only.
+        mode: what :meth:`search` does by default: ``"dense"`` (the default),
+            ``"hybrid"`` (BM25 + dense, fused) or ``"bm25"``; every search can override it.
+        alpha: hybrid fusion: ``None`` for reciprocal rank fusion (``rrf_k``), or a weight
+            (1 = dense only, 0 = BM25 only) for a mix of min-max-normalised scores.
     """
 
     def __init__(
@@ -58,9 +68,18 @@ class Index:
         spec: str | IndexSpec | None = None,
         metric: str = "cosine",
         batch_size: int = 32,
+        bm25: bool | Bm25 = True,
+        mode: str | None = None,
+        alpha: float | None = None,
+        rrf_k: float = 60.0,
     ) -> None:
         if metric not in ("cosine", "ip"):
             raise InvalidInputError(f"metric must be 'cosine' or 'ip', got {metric!r}.")
+        self.bm25: Bm25 | None = bm25 if isinstance(bm25, Bm25) else (Bm25() if bm25 else None)
+        self.mode: Mode = check_mode(mode or DEFAULT_MODE)
+        self._check_lexical(self.mode)
+        self.alpha = check_alpha(alpha)
+        self.rrf_k = positive_number("rrf_k", rrf_k)
         self.encoder: Encoder = load_encoder(encoder)
         self.spec = parse_spec(spec)
         self.metric = metric
@@ -83,9 +102,20 @@ class Index:
         metric: str = "cosine",
         batch_size: int = 32,
         show_progress: bool | None = None,
+        bm25: bool | Bm25 = True,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> Index:
         """Embed ``documents`` and return a ready index (progress bar on for >= 1000 docs)."""
-        index = cls(encoder, spec=spec, metric=metric, batch_size=batch_size)
+        index = cls(
+            encoder,
+            spec=spec,
+            metric=metric,
+            batch_size=batch_size,
+            bm25=bm25,
+            mode=mode,
+            alpha=alpha,
+        )
         index.add(documents, metadatas=metadatas, ids=ids, show_progress=show_progress)
         return index
 
@@ -173,6 +203,8 @@ class Index:
             keys = np.arange(self._store.next_key, self._store.next_key + len(docs), dtype=np.int64)
             self._faiss_index.add_with_ids(vectors, keys)
             self._store.assign(docs)
+            if self.bm25 is not None:
+                self.bm25.invalidate()
         return [d.id for d in docs]
 
     def _refuse_taken(self, docs: list[Document]) -> None:
@@ -190,6 +222,8 @@ class Index:
             self._faiss_index.remove_ids(np.asarray(keys, dtype=np.int64))
         else:
             self._store.tombstones.update(keys)
+        if self.bm25 is not None:
+            self.bm25.invalidate(removed=keys)
         return self._store.remove(keys)
 
     def _embed(
@@ -222,16 +256,49 @@ class Index:
         return "HNSW" not in (self._factory or "")
 
     # ----------------------------------------------------------------- search
-    def search(self, query: str, k: int = 10, *, filter: Filter | None = None) -> list[Hit]:
-        """The ``k`` most similar documents to ``query``, best first."""
-        return self.search_batch([query], k, filter=filter)[0]
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
+        sparse_k: int | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best documents for ``query``, best first.
 
-    async def asearch(self, query: str, k: int = 10, *, filter: Filter | None = None) -> list[Hit]:
+        ``mode``/``alpha`` override the index's defaults for this call; ``sparse_k`` is
+        how many BM25 results enter the hybrid fusion (default ``k``, as dense).
+        """
+        return self.search_batch(
+            [query], k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
+        )[0]
+
+    async def asearch(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
+        sparse_k: int | None = None,
+    ) -> list[Hit]:
         """Async :meth:`search`; the encoding and FAISS work run off the event loop."""
-        return await run_blocking(self.search, query, k, filter=filter)
+        return await run_blocking(
+            self.search, query, k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
+        )
 
     def search_batch(
-        self, queries: Sequence[str], k: int = 10, *, filter: Filter | None = None
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
+        sparse_k: int | None = None,
     ) -> list[list[Hit]]:
         """Search several queries at once (one batched encoder call)."""
         if isinstance(queries, str):
@@ -240,10 +307,49 @@ class Index:
             if not isinstance(q, str) or not q.strip():
                 raise InvalidInputError("Each query must be a non-empty string.")
         _check_k(k)
+        chosen = check_mode(mode if mode is not None else self.mode)
+        self._check_lexical(chosen)
+        weight = check_alpha(alpha) if alpha is not None else self.alpha
+        depth = k if sparse_k is None else _check_k(sparse_k, "sparse_k")
         if not queries:
             return []
-        vectors = self.encoder.encode_queries(list(queries))
-        return self.search_vectors(vectors, k, filter=filter)
+        if chosen == "dense":
+            return self.search_vectors(self.encoder.encode_queries(list(queries)), k, filter=filter)
+        vectors = (
+            None if chosen == "bm25" else self._prepare(self.encoder.encode_queries(list(queries)))
+        )
+        predicate = compile_filter(filter) if filter is not None else None
+        with self._lock:
+            if not self._store:
+                return [[] for _ in queries]
+            allowed = self._store.matching(predicate) if predicate is not None else None
+            dense = self._search_keys(vectors, k, allowed) if vectors is not None else None
+            out = []
+            for i, query in enumerate(queries):
+                lexical = self.bm25.top(self._store, query, depth, allowed)  # type: ignore[union-attr]
+                if dense is None:
+                    out.append(self._store.hits(lexical[1], lexical[0], bm25=lexical[1]))
+                    continue
+                found = dense[1][i] >= 0
+                pair = (dense[1][i][found], dense[0][i][found])
+                fused = hybrid.fuse(pair, lexical, k, alpha=weight, rrf_k=self.rrf_k)
+                out.append(
+                    self._store.hits(fused.scores, fused.keys, dense=fused.dense, bm25=fused.bm25)
+                )
+            return out
+
+    def _check_lexical(self, mode: str) -> None:
+        if mode != "dense" and self.bm25 is None:
+            raise InvalidInputError(
+                f"mode={mode!r} needs BM25, and this index has none (built with bm25=False, or "
+                "saved before shortlist 0.2). Call index.enable_bm25() (then save), or use "
+                "mode='dense'."
+            )
+
+    def enable_bm25(self, bm25: Bm25 | None = None) -> None:
+        """Add a BM25 index over the current documents (e.g. to an index saved without one)."""
+        with self._lock:
+            self.bm25 = bm25 or Bm25()
 
     def search_vectors(
         self, vectors: np.ndarray, k: int = 10, *, filter: Filter | None = None
@@ -262,77 +368,27 @@ class Index:
                 return [[] for _ in range(len(vectors))]
             allowed = self._store.matching(predicate) if predicate is not None else None
             scores, keys = self._search_keys(vectors, k, allowed)
-            return [self._hits(s, kk) for s, kk in zip(scores, keys, strict=True)]
+            return [self._store.hits(s, kk, dense=s) for s, kk in zip(scores, keys, strict=True)]
 
     def _search_keys(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()
-        if allowed is not None:
-            if len(allowed) == 0:
-                return np.zeros((len(vectors), 0)), np.zeros((len(vectors), 0), dtype=np.int64)
-            if self._is_approximate() and len(allowed) <= _EXACT_FALLBACK:
-                return self._exact(vectors, k, allowed)
-        k_eff = min(k, len(self._store))
-        with structure.selector(faiss, allowed, self._store.tombstones) as sel:
-            params = structure.search_params(faiss, self.spec, k_eff, sel)
-            with structure.omp_threads(faiss, 1 if len(vectors) == 1 else None):
-                scores, keys = self._faiss_index.search(vectors, k_eff, params=params)
-        if allowed is not None and self._is_approximate() and (keys < 0).any():
-            return self._exact(vectors, k, allowed)  # approximate search starved by the filter
-        return scores, keys
-
-    def _is_approximate(self) -> bool:
-        return (self._factory or "Flat") != "Flat"
-
-    def _exact(
-        self, vectors: np.ndarray, k: int, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Brute-force scoring of a small allowed set: filters never cost recall."""
-        stored = self._faiss_index.reconstruct_batch(allowed)
-        sims = vectors @ stored.T
-        top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(sims, top, axis=1), allowed[top]
-
-    def _hits(self, scores: np.ndarray, keys: np.ndarray) -> list[Hit]:
-        hits: list[Hit] = []
-        for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
-            doc = self._store.document(key) if key >= 0 else None
-            if doc is None:
-                continue
-            rank = len(hits) + 1
-            hits.append(
-                Hit(doc, float(score), rank, retrieval_score=float(score), retrieval_rank=rank)
-            )
-        return hits
+        return structure.search(
+            self._faiss_index,
+            self.spec,
+            vectors,
+            min(k, len(self._store)),
+            allowed=allowed,
+            dead=self._store.tombstones,
+            exact_below=_EXACT_FALLBACK if (self._factory or "Flat") != "Flat" else 0,
+        )
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the index to a directory atomically (no pickle); returns the path."""
-        faiss = _faiss()
-        directory = Path(path)
-        with self._lock:
-            self._compact()
-            rows = list(self._store.rows())
-            manifest = persist.manifest(
-                encoder=describe(self.encoder),
-                metric=self.metric,
-                spec=str(self.spec),
-                factory=self._factory,
-                count=len(rows),
-                next_key=self._store.next_key,
-            )
-            index = self._faiss_index
+        from shortlist.index import storage
 
-            def write(folder: Path) -> None:
-                persist.write_documents(folder / persist.DOCS_FILE, rows)
-                if index is not None:
-                    faiss.write_index(index, str(folder / persist.FAISS_FILE))
-                else:
-                    (folder / persist.FAISS_FILE).write_bytes(b"")
-
-            persist.commit(directory, manifest, write)
-        return directory
+        return storage.save(self, Path(path))
 
     def _compact(self) -> None:
         """Rebuild an HNSW graph without its tombstoned vectors."""
@@ -347,7 +403,11 @@ class Index:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], encoder: Encoder | str | os.PathLike[str] | None = None
+        cls,
+        path: str | os.PathLike[str],
+        encoder: Encoder | str | os.PathLike[str] | None = None,
+        *,
+        bm25: bool | Bm25 | None = None,
     ) -> Index:
         """Open a saved index; ``encoder`` defaults to the model recorded in its manifest.
 
@@ -355,28 +415,13 @@ class Index:
         from, so a copied index folder loads on another machine (see
         :mod:`shortlist.encoders.identity`). Raises :class:`EncoderMismatchError` when the
         given encoder is another model or has another dimension.
+
+        ``bm25``: ``None`` keeps what was saved; a :class:`Bm25` supplies a custom
+        tokenizer (or, for an index saved without BM25, adds one, as ``True`` does).
         """
-        directory = Path(path)
-        with persist.reading(directory) as (manifest, folder):
-            store = DocStore.from_rows(
-                persist.read_documents(folder / persist.DOCS_FILE),
-                manifest["next_key"],
-                str(directory),
-            )
-            stored = None
-            if manifest["factory"] is not None:
-                stored = _faiss().read_index(str(folder / persist.FAISS_FILE))
-        if len(store) != manifest["count"]:
-            raise IndexFormatError(f"{directory}: document count does not match the manifest.")
-        if stored is not None and stored.ntotal != len(store):
-            raise IndexFormatError(
-                f"{directory}: FAISS holds {stored.ntotal} vectors but there are "
-                f"{len(store)} documents; the index is inconsistent."
-            )
-        enc = encoder_for(manifest["encoder"], directory, encoder)
-        index = cls(enc, spec=manifest["spec"], metric=manifest["metric"])
-        index._factory, index._store, index._faiss_index = manifest["factory"], store, stored
-        return index
+        from shortlist.index import storage
+
+        return storage.load(cls, Path(path), encoder, bm25)
 
     @staticmethod
     def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -386,6 +431,13 @@ class Index:
         return copy
 
 
-def _check_k(k: int) -> None:
+def _check_k(k: int, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInputError(f"k must be a positive integer, got {k!r}.")
+        raise InvalidInputError(f"{name} must be a positive integer, got {k!r}.")
+    return k
+
+
+def positive_number(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidInputError(f"{name} must be a positive number, got {value!r}.")
+    return float(value)

@@ -42,6 +42,7 @@ FAISS_FILE = "index.faiss"
 DOCS_FILE = "documents.jsonl"
 FILES = (FAISS_FILE, DOCS_FILE)
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
+_OPTIONAL_FILE = re.compile(r"bm25/[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "encoder": dict,
     "metric": str,
@@ -62,6 +63,8 @@ def manifest(
     factory: str | None,
     count: int,
     next_key: int,
+    stage1: dict[str, Any],
+    bm25: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The manifest of an index about to be saved (``commit`` adds generation and files)."""
     return {
@@ -75,6 +78,8 @@ def manifest(
         "factory": factory,
         "count": count,
         "next_key": next_key,
+        "stage1": stage1,
+        "bm25": bm25,
     }
 
 
@@ -172,11 +177,11 @@ def _write_generation(directory: Path, manifest: dict[str, Any], write_files: An
     folder = directory / generation
     folder.mkdir()
     try:
-        write_files(folder)
+        extra = write_files(folder) or []
         manifest = dict(
             manifest,
             generation=generation,
-            files={name: _sha256(folder / name) for name in FILES},
+            files={name: _sha256(folder / name) for name in (*FILES, *extra)},
         )
         _fsync_dir(folder)
         with (directory / f".{MANIFEST}.{generation}.tmp").open("w", encoding="utf-8") as fh:
@@ -255,8 +260,15 @@ def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
             "writes (gen-<12 hex digits>); refusing to read outside the index folder."
         )
     files = manifest["files"]
-    if set(files) != set(FILES) or not all(isinstance(v, str) for v in files.values()):
-        raise IndexFormatError(f"{path}: files must list exactly {', '.join(FILES)}.")
+    extra = set(files) - set(FILES)
+    if (
+        not set(FILES) <= set(files)
+        or not all(_OPTIONAL_FILE.fullmatch(name) for name in extra)
+        or not all(isinstance(v, str) for v in files.values())
+    ):
+        raise IndexFormatError(
+            f"{path}: files must list exactly {', '.join(FILES)} (and bm25/<name> files)."
+        )
     encoder = manifest["encoder"]
     if not isinstance(encoder.get("name"), str) or not isinstance(encoder.get("dim"), int):
         raise IndexFormatError(f"{path}: encoder name/dim are missing or malformed.")

@@ -65,6 +65,46 @@ def search_params(faiss: Any, spec: IndexSpec, k: int, sel: Any) -> Any:
     return faiss.SearchParameters(sel=sel) if sel is not None else None
 
 
+def search(
+    index: Any,
+    spec: IndexSpec,
+    vectors: np.ndarray,
+    k: int,
+    *,
+    allowed: np.ndarray | None,
+    dead: set[int],
+    exact_below: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, keys) of the best ``k`` per query among ``allowed`` keys, never ``dead`` ones.
+
+    An approximate structure can starve under a selective filter (HNSW's graph walk or
+    IVF's probed lists hold too few allowed vectors), so filtered sets of at most
+    ``exact_below`` keys, and any search that came back short, are scored exactly.
+    """
+    faiss = require("faiss", feature="The FAISS index")
+    if allowed is not None:
+        if len(allowed) == 0:
+            return np.zeros((len(vectors), 0)), np.zeros((len(vectors), 0), dtype=np.int64)
+        if len(allowed) <= exact_below:
+            return _exact(index, vectors, k, allowed)
+    with selector(faiss, allowed, dead) as sel:
+        params = search_params(faiss, spec, k, sel)
+        with omp_threads(faiss, 1 if len(vectors) == 1 else None):
+            scores, keys = index.search(vectors, k, params=params)
+    if allowed is not None and exact_below and (keys < 0).any():
+        return _exact(index, vectors, k, allowed)  # approximate search starved by the filter
+    return scores, keys
+
+
+def _exact(
+    index: Any, vectors: np.ndarray, k: int, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force scoring of an allowed set: filters never cost recall."""
+    sims = vectors @ index.reconstruct_batch(allowed).T
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(sims, top, axis=1), allowed[top]
+
+
 @contextmanager
 def selector(faiss: Any, allowed: np.ndarray | None, dead: set[int]) -> Iterator[Any]:
     """An ID selector: keys in ``allowed`` (if given) and not in ``dead``; None if neither.

@@ -1,0 +1,183 @@
+"""BM25 beside the vectors: the lexical half of hybrid retrieval, over the same documents.
+
+Dense retrieval misses exact terms, codes, names and rare words; BM25 misses paraphrase.
+This is BM25 as Lucene scores it (``bm25s``, ``method="lucene"``), with English stop
+words and Snowball stemming by default (``PyStemmer``), so "fluttering wings" matches a
+document about "wing flutter".
+
+It indexes the :class:`~shortlist.index.docstore.DocStore` itself, so it always agrees
+with the vectors on which documents exist: any change marks it stale and the next
+lexical search rebuilds it from the stored texts (tokens are cached per document, so a
+rebuild re-counts, it does not re-tokenise). Corpus statistics (document frequencies,
+average length) are therefore always those of the whole current corpus, exactly as a
+freshly built index would have them. Saved arrays are ``.npy`` files written with
+``allow_pickle=False`` inside the index's generation folder, checksummed like the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shortlist._optional import require
+from shortlist.errors import IndexFormatError, InvalidInputError
+from shortlist.index.docstore import DocStore
+
+FOLDER = "bm25"
+KEYS_FILE = "keys.npy"
+Tokenizer = Callable[[str], list[str]]
+_NO_TERMS = object()  # built, but over a corpus without a single term
+
+
+class Bm25:
+    """BM25 (Lucene variant) over an index's documents.
+
+    Args:
+        k1: term-frequency saturation (Lucene's default 1.2).
+        b: length normalisation, 0..1 (0.75).
+        stemmer: a Snowball language for PyStemmer (``"english"``), or ``None``.
+        stopwords: ``"en"`` (bm25s' English list), or ``None`` to keep every word.
+        tokenizer: replaces the built-in tokenisation (then ``stemmer``/``stopwords`` are
+            not used): ``text -> list of tokens``. It is not saved: pass the same one to
+            :meth:`~shortlist.index.Index.load` via ``bm25=``.
+    """
+
+    def __init__(
+        self,
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        if not (isinstance(k1, int | float) and np.isfinite(k1) and k1 >= 0):
+            raise InvalidInputError(f"BM25 k1 must be a finite number >= 0, got {k1!r}.")
+        if not (isinstance(b, int | float) and 0 <= b <= 1):
+            raise InvalidInputError(f"BM25 b must be within 0..1, got {b!r}.")
+        self.k1, self.b, self.stemmer, self.stopwords = float(k1), float(b), stemmer, stopwords
+        self.tokenizer = tokenizer
+        self._stem: Any = None
+        if tokenizer is None and stemmer is not None:
+            stemmer_lib = require("Stemmer", feature="BM25 stemming", extra=None)
+            try:
+                self._stem = stemmer_lib.Stemmer(stemmer)
+            except KeyError:
+                raise InvalidInputError(
+                    f"Unknown stemmer language {stemmer!r}; e.g. 'english', 'french', or None."
+                ) from None
+        self._tokens: dict[int, list[str]] = {}
+        self._model: Any = None  # bm25s.BM25 over self._keys, None when stale
+        self._keys = np.zeros(0, dtype=np.int64)
+
+    def config(self) -> dict[str, Any]:
+        """What the manifest records, so a load rebuilds the same scorer."""
+        return {
+            "k1": self.k1,
+            "b": self.b,
+            "stemmer": self.stemmer,
+            "stopwords": self.stopwords,
+            "tokenizer": "custom" if self.tokenizer is not None else "bm25s",
+        }
+
+    def invalidate(self, removed: list[int] | None = None) -> None:
+        """The corpus changed: rebuild before the next search (forget removed tokens)."""
+        self._model = None
+        for key in removed or ():
+            self._tokens.pop(key, None)
+
+    def tokenize(self, texts: list[str]) -> list[list[str]]:
+        """The terms of each text as this index counts them (lower-cased, stemmed...)."""
+        if self.tokenizer is not None:
+            return [list(self.tokenizer(t)) for t in texts]
+        if not texts:
+            return []
+        bm25s = require("bm25s", feature="BM25 retrieval")
+        tokens: list[list[str]] = bm25s.tokenize(
+            texts,
+            stopwords=self.stopwords,
+            stemmer=self._stem,
+            return_ids=False,
+            show_progress=False,
+        )
+        return tokens
+
+    def top(
+        self, store: DocStore, query: str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` (keys, scores) among documents sharing a term with ``query``.
+
+        ``allowed`` (keys passing a filter) restricts the candidates before the cut, so
+        filtering loses no recall.
+        """
+        self._ensure(store)
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        terms = self.tokenize([query])[0]
+        if not terms or len(self._keys) == 0:
+            return empty
+        scores = np.asarray(self._model.get_scores(terms), dtype=np.float32)
+        if allowed is not None:
+            scores = np.where(np.isin(self._keys, allowed), scores, 0.0).astype(np.float32)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        order = hits[np.lexsort((self._keys[hits], -scores[hits]))]  # ties: older doc first
+        return self._keys[order], scores[order]
+
+    def _ensure(self, store: DocStore) -> None:
+        if self._model is not None:
+            return
+        bm25s = require("bm25s", feature="BM25 retrieval")
+        keys = store.keys()
+        new = [key for key in keys.tolist() if key not in self._tokens]
+        texts = [d.text for d in store.get_by_keys(new)]
+        self._tokens.update(zip(new, self.tokenize(texts), strict=True))
+        corpus = [self._tokens[key] for key in keys.tolist()]
+        if not any(corpus):  # nothing to match (no documents, or no terms in any)
+            self._model, self._keys = _NO_TERMS, np.zeros(0, dtype=np.int64)
+            return
+        model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        model.index(corpus, show_progress=False)
+        self._model, self._keys = model, keys
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, folder: Path, store: DocStore) -> list[str]:
+        """Write the scorer into ``folder/bm25``; returns the file names (for checksums)."""
+        self._ensure(store)
+        out = folder / FOLDER
+        out.mkdir()
+        if len(self._keys):
+            self._model.save(str(out), allow_pickle=False)
+        np.save(out / KEYS_FILE, self._keys, allow_pickle=False)
+        return sorted(f"{FOLDER}/{p.name}" for p in out.iterdir())
+
+    @classmethod
+    def load(
+        cls, folder: Path, config: dict[str, Any], store: DocStore, given: Bm25 | None
+    ) -> Bm25:
+        """The saved scorer; ``given`` supplies a custom tokenizer the manifest cannot hold."""
+        if config.get("tokenizer") == "custom" and (given is None or given.tokenizer is None):
+            raise InvalidInputError(
+                "This index's BM25 uses a custom tokenizer; pass the same one: "
+                "Index.load(dir, bm25=Bm25(tokenizer=...))."
+            )
+        options = {k: config[k] for k in ("k1", "b", "stemmer", "stopwords") if k in config}
+        bm25 = given if given is not None else cls(**options)
+        src = folder / FOLDER
+        try:
+            keys = np.load(src / KEYS_FILE, allow_pickle=False)
+            if len(keys):
+                bm25s = require("bm25s", feature="BM25 retrieval")
+                bm25._model = bm25s.BM25.load(str(src), allow_pickle=False, mmap=False)
+            else:
+                bm25._model = None
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise IndexFormatError(f"{src}: the BM25 files are unreadable ({exc}).") from exc
+        if len(keys) != len(store) or (len(keys) and not np.isin(keys, store.keys()).all()):
+            raise IndexFormatError(f"{src}: BM25 documents do not match the index's documents.")
+        bm25._keys = keys.astype(np.int64)
+        return bm25

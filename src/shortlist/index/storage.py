@@ -1,0 +1,99 @@
+"""Saving and loading an :class:`~shortlist.index.Index` (the layout is :mod:`.persist`'s).
+
+Kept out of the class so that it reads as what an index does; this module knows how its
+parts (document store, FAISS structure, BM25) map to files of one atomic generation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shortlist._optional import require
+from shortlist.encoders import Encoder
+from shortlist.encoders.identity import describe, encoder_for
+from shortlist.errors import IndexFormatError
+from shortlist.index import persist
+from shortlist.index.docstore import DocStore
+from shortlist.index.lexical import Bm25
+
+if TYPE_CHECKING:
+    from shortlist.index.faiss_index import Index
+
+
+def _faiss() -> Any:
+    return require("faiss", feature="The FAISS index")
+
+
+def save(self: Index, directory: Path) -> Path:
+    """Index.save: the manifest, documents, FAISS and BM25 files as one generation."""
+    faiss = _faiss()
+    with self._lock:
+        self._compact()
+        rows = list(self._store.rows())
+        manifest = persist.manifest(
+            encoder=describe(self.encoder),
+            metric=self.metric,
+            spec=str(self.spec),
+            factory=self._factory,
+            count=len(rows),
+            next_key=self._store.next_key,
+            stage1={"mode": self.mode, "alpha": self.alpha, "rrf_k": self.rrf_k},
+            bm25=self.bm25.config() if self.bm25 is not None else None,
+        )
+        index, bm25, store = self._faiss_index, self.bm25, self._store
+
+        def write(folder: Path) -> list[str]:
+            persist.write_documents(folder / persist.DOCS_FILE, rows)
+            if index is not None:
+                faiss.write_index(index, str(folder / persist.FAISS_FILE))
+            else:
+                (folder / persist.FAISS_FILE).write_bytes(b"")
+            return bm25.save(folder, store) if bm25 is not None else []
+
+        persist.commit(directory, manifest, write)
+    return directory
+
+
+def load(
+    cls: type[Index],
+    directory: Path,
+    encoder: Encoder | str | os.PathLike[str] | None,
+    bm25: bool | Bm25 | None,
+) -> Index:
+    """Index.load: verify the generation, rebuild store, FAISS and BM25, find the encoder."""
+    with persist.reading(directory) as (manifest, folder):
+        store = DocStore.from_rows(
+            persist.read_documents(folder / persist.DOCS_FILE),
+            manifest["next_key"],
+            str(directory),
+        )
+        stored = None
+        if manifest["factory"] is not None:
+            stored = _faiss().read_index(str(folder / persist.FAISS_FILE))
+        saved_bm25 = manifest.get("bm25")
+        given = bm25 if isinstance(bm25, Bm25) else None
+        lexical = Bm25.load(folder, saved_bm25, store, given) if saved_bm25 else None
+    if len(store) != manifest["count"]:
+        raise IndexFormatError(f"{directory}: document count does not match the manifest.")
+    if stored is not None and stored.ntotal != len(store):
+        raise IndexFormatError(
+            f"{directory}: FAISS holds {stored.ntotal} vectors but there are "
+            f"{len(store)} documents; the index is inconsistent."
+        )
+    enc = encoder_for(manifest["encoder"], directory, encoder)
+    stage1 = manifest.get("stage1") or {"mode": "dense"}
+    index = cls(
+        enc,
+        spec=manifest["spec"],
+        metric=manifest["metric"],
+        bm25=lexical if lexical is not None else False,
+        mode=stage1["mode"] if lexical is not None else "dense",
+        alpha=stage1.get("alpha"),
+        rrf_k=stage1.get("rrf_k", 60.0),
+    )
+    index._factory, index._store, index._faiss_index = manifest["factory"], store, stored
+    if lexical is None and bm25:
+        index.enable_bm25(bm25 if isinstance(bm25, Bm25) else None)
+    return index
