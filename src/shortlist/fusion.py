@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shortlist._validate import finite_number
 from shortlist.errors import InvalidInputError
 
 
@@ -31,6 +32,8 @@ class Fusion:
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "weighted"):
             raise InvalidInputError(f"Unknown fusion {self.method!r}; use 'rrf' or 'weighted'.")
+        finite_number("rrf k", self.k)
+        finite_number("weighted fusion w", self.weight)
         if self.k <= 0:
             raise InvalidInputError(f"rrf k must be positive, got {self.k}.")
         if not 0.0 <= self.weight <= 1.0:
@@ -41,6 +44,11 @@ class Fusion:
         """Parse ``"rrf:k=60"`` / ``"weighted:w=0.7"``; ``None`` or ``"none"`` means no fusion."""
         if spec is None or isinstance(spec, Fusion):
             return spec
+        if not isinstance(spec, str):
+            raise InvalidInputError(
+                f"fusion must be a Fusion, a spec such as 'rrf' or 'weighted:w=0.7', or None; "
+                f"got {spec!r}."
+            )
         name, _, rest = spec.strip().lower().partition(":")
         if name in ("", "none"):
             return None

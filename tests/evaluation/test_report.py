@@ -139,7 +139,7 @@ def test_framework_results_are_recognised(memo_index, data) -> None:  # type: ig
 def test_bad_arguments(memo_index, data) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInputError, match="smallest N"):
         evaluate(memo_index, data, n_values=(5, 10), m=10, show_progress=False)
-    with pytest.raises(InvalidInputError, match="positive integers"):
+    with pytest.raises(InvalidInputError, match="n_values must be a positive integer"):
         evaluate(memo_index, data, n_values=(0,), show_progress=False)
     with pytest.raises(InvalidInputError, match="needs a Pipeline or an Index"):
         evaluate(lambda q: [], data, rerankers=[Keep()], show_progress=False)

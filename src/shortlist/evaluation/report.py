@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.metrics import per_query
@@ -321,10 +322,9 @@ def _unique(fusions: list[Fusion | None]) -> list[Fusion]:
 
 
 def _check_n(n_values: Sequence[int]) -> tuple[int, ...]:
-    values = tuple(sorted(set(n_values)))
-    if not values or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in values):
-        raise InvalidInputError(f"n_values must be positive integers, got {list(n_values)!r}.")
-    return values
+    if not n_values:
+        raise InvalidInputError("n_values must be positive integers, got none.")
+    return tuple(sorted({positive_int("n_values", n) for n in n_values}))
 
 
 def _progress(items: list[tuple[str, str]], show: bool) -> Iterable[tuple[str, str]]:

@@ -26,6 +26,7 @@ import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from shortlist._validate import known_names
 from shortlist.errors import InvalidInputError, UnknownBackendError
 from shortlist.rerank.base import Reranker, RerankResult
 
@@ -155,17 +156,7 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
         )
     options = {**in_spec, **options}
     cls = backend_class(backend)
-    accepted = _keyword_params(cls)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        hints = []
-        for opt in unknown:
-            close = difflib.get_close_matches(opt, accepted, n=1)
-            hints.append(f"{opt!r} (did you mean {close[0]!r}?)" if close else repr(opt))
-        raise InvalidInputError(
-            f"Unknown option(s) for the {backend!r} reranker: {', '.join(hints)}. "
-            f"Valid options: {', '.join(accepted)}."
-        )
+    known_names(f"the {backend!r} reranker", options, _keyword_params(cls))
     if model is not None:
         if "model" in options:
             raise InvalidInputError(

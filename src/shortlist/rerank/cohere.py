@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import finite_number, int_at_least, positive_int
 from shortlist.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -91,22 +92,16 @@ class CohereReranker(Reranker):
             raise AuthenticationError(
                 "No Cohere API key: pass api_key='...' or set the CO_API_KEY environment variable."
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise InvalidInputError(
-                f"timeout must be a positive number of seconds, got {timeout!r}."
-            )
-        _check_int("max_retries", max_retries, minimum=0)
-        _check_int("max_docs_per_request", max_docs_per_request, minimum=1)
-        if max_tokens_per_doc is not None:
-            _check_int("max_tokens_per_doc", max_tokens_per_doc, minimum=1)
+        self.timeout = finite_number("timeout (seconds)", timeout, positive=True)
+        self.max_retries = int_at_least("max_retries", max_retries, 0)
+        self.max_docs_per_request = positive_int("max_docs_per_request", max_docs_per_request)
+        self.max_tokens_per_doc = positive_int(
+            "max_tokens_per_doc", max_tokens_per_doc, allow_none=True
+        )
         self.model = model
         self.base_url = normalize_base_url(
             base_url or os.environ.get("CO_API_URL") or DEFAULT_BASE_URL
         )
-        self.timeout = float(timeout)
-        self.max_retries = max_retries
-        self.max_tokens_per_doc = max_tokens_per_doc
-        self.max_docs_per_request = max_docs_per_request
         self._client_args: dict[str, Any] = {
             "api_key": key,
             "base_url": self.base_url,
@@ -369,8 +364,3 @@ def _message(body: Any, limit: int = 500) -> str:
         body = body.get("message") or body.get("detail") or body.get("error") or body
     text = str(body).strip() if body is not None else "(empty body)"
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import int_at_least, positive_int
 from shortlist.errors import InvalidInputError, ModelNotFoundError
 from shortlist.models import canonical_id, how_to_get, resolve_model
 from shortlist.rerank.base import Reranker, apply_activation, check_activation
@@ -67,15 +68,8 @@ class CrossEncoderReranker(Reranker):
     ) -> None:
         st = require("sentence_transformers", feature="The cross-encoder reranker")
         torch = require("torch", feature="The cross-encoder reranker")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
-        ):
-            raise InvalidInputError(
-                f"max_length must be an integer >= 8 or None, got {max_length!r}."
-            )
-        self.batch_size = batch_size
+        self.batch_size = positive_int("batch_size", batch_size)
+        int_at_least("max_length", max_length, 8, allow_none=True)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
         self.device = device or auto_device()

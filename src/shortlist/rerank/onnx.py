@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
 from shortlist.rerank.base import Reranker, apply_activation, check_activation
@@ -135,8 +136,8 @@ class OnnxReranker(Reranker):
     ) -> None:
         ort = require("onnxruntime", feature="The ONNX reranker", extra="onnx")
         tokenizers = require("tokenizers", feature="The ONNX reranker", extra="onnx")
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.threads = physical_cores() if threads is None else _positive_int("threads", threads)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.threads = physical_cores() if threads is None else positive_int("threads", threads)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
         self.model_path = Path(resolve_model(model, "onnx"))
@@ -145,7 +146,7 @@ class OnnxReranker(Reranker):
             str(self.model_path / "tokenizer.json")
         )
         limit = _model_max_length(self.model_path, self._tokenizer)
-        self.max_length = limit if max_length is None else _positive_int("max_length", max_length)
+        self.max_length = limit if max_length is None else positive_int("max_length", max_length)
         self._model_max_length = limit
         if self.max_length < 16:
             raise InvalidInputError(f"max_length must be at least 16, got {self.max_length}.")
@@ -326,12 +327,6 @@ class OnnxReranker(Reranker):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="shortlist-onnx")
             return self._pool
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
-    return value
 
 
 def _model_max_length(path: Path, tokenizer: Any) -> int:
