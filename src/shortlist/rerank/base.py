@@ -2,7 +2,8 @@
 
 ``rerank``/``arerank`` validate input, ask the backend for one score per text, sort stably
 (ties keep input order), apply ``score_threshold`` and cut to ``top_n``. Backends implement
-only ``_score`` (and ``_ascore`` when they have a native async path, as Cohere does).
+only ``_score`` (and ``_ascore`` when they have a native async path, as Cohere does), plus
+``spec`` so that ``load_reranker(r.spec)`` rebuilds them.
 Scores are higher-is-better; local backends default to sigmoid probabilities in 0..1 so
 that swapping a local model for Cohere does not change the score scale.
 """
@@ -54,11 +55,36 @@ class RerankResult:
     score: float
 
 
+def format_spec(backend: str, model: str, options: dict[str, object | None]) -> str:
+    """``"backend:model?name=value&..."``, the inverse of ``load_reranker``'s parser.
+
+    ``None`` options are left out (the backend's default applies on reload).
+    """
+    rendered = {
+        k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+        for k, v in options.items()
+        if v is not None
+    }
+    query = "&".join(f"{k}={v}" for k, v in rendered.items())
+    return f"{backend}:{model}" + (f"?{query}" if query else "")
+
+
 class Reranker(ABC):
     """Scores (query, text) pairs; subclasses implement :meth:`_score`."""
 
     #: short backend name used in specs and logs, e.g. ``"onnx"``
     backend: str = "base"
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec.
+
+        Backends override it to name the model as the user gave it plus every option that
+        changes scores, so ``load_reranker(r.spec)`` reproduces ``r``'s scores (the
+        LlamaIndex adapter serialises the reranker as its spec and names it so in events).
+        This default names only the backend.
+        """
+        return self.backend
 
     def rerank(
         self,

@@ -39,7 +39,7 @@ from shortlist.errors import (
     RerankerTimeoutError,
     ShortlistError,
 )
-from shortlist.rerank.base import Reranker
+from shortlist.rerank.base import Reranker, format_spec
 
 DEFAULT_MODEL = "rerank-v3.5"
 DEFAULT_BASE_URL = "https://api.cohere.com"
@@ -125,6 +125,21 @@ class CohereReranker(Reranker):
         return (
             f"CohereReranker(model={self.model!r}, base_url={self.base_url!r}, "
             f"timeout={self.timeout}, max_retries={self.max_retries})"
+        )
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec: the model, the
+        endpoint when it is not Cohere's (a proxy or private deployment answers with its
+        own scores) and ``max_tokens_per_doc``. Never the API key: a reload reads it from
+        ``CO_API_KEY`` (or takes ``api_key=``), so a serialised spec is safe to share."""
+        return format_spec(
+            self.backend,
+            self.model,
+            {
+                "base_url": None if self.base_url == DEFAULT_BASE_URL else self.base_url,
+                "max_tokens_per_doc": self.max_tokens_per_doc,
+            },
         )
 
     # -- sync and async paths ------------------------------------------------------------

@@ -45,7 +45,7 @@ from shortlist._optional import require
 from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
-from shortlist.rerank.base import Reranker, apply_activation, check_activation
+from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
 from shortlist.rerank.dequantize import dequantize_matmuls
 from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
 
@@ -140,6 +140,7 @@ class OnnxReranker(Reranker):
         self.threads = physical_cores() if threads is None else positive_int("threads", threads)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
+        self.model_name = os.fspath(model)
         self.model_path = Path(resolve_model(model, "onnx"))
 
         self._tokenizer: Any = tokenizers.Tokenizer.from_file(
@@ -203,18 +204,23 @@ class OnnxReranker(Reranker):
 
     @property
     def spec(self) -> str:
-        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec, with every
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec: the model as
+        given (a hub id stays a hub id, not the directory it resolved to here) and every
         option that changes its scores, so a serialised adapter reloads the same model."""
-        options = {
-            "dequantize": "true" if self.dequantize else None,
-            "activation": None if self.activation == "sigmoid" else self.activation,
-            "max_length": None if self.max_length == self._model_max_length else self.max_length,
-            "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
-            "window_tokens": self.windows.window_tokens,
-            "window_stride": self.windows.window_stride,
-        }
-        query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
-        return f"{self.backend}:{self.model_path}" + (f"?{query}" if query else "")
+        return format_spec(
+            self.backend,
+            self.model_name,
+            {
+                "dequantize": True if self.dequantize else None,
+                "activation": None if self.activation == "sigmoid" else self.activation,
+                "max_length": (
+                    None if self.max_length == self._model_max_length else self.max_length
+                ),
+                "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
+                "window_tokens": self.windows.window_tokens,
+                "window_stride": self.windows.window_stride,
+            },
+        )
 
     def close(self) -> None:
         """Stop the batch worker threads (they are restarted if the reranker is used again)."""
