@@ -7,7 +7,6 @@ their framework's types. The metadata key names that carry scores are defined he
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +67,8 @@ class Hit:
 
     ``score`` is the score the result was ranked by (higher is better): the retrieval
     similarity after stage 1, the reranker relevance (or the fused score) after stage 2.
-    Both raw stage scores stay visible so a caller can always see why a document ranked.
+    Every stage's score stays visible so a caller can always see why a document ranked;
+    ``fused_score`` is set only when fusion decided the order (then it equals ``score``).
     """
 
     document: Document
@@ -77,6 +77,7 @@ class Hit:
     retrieval_score: float | None = None
     retrieval_rank: int | None = None
     relevance_score: float | None = None
+    fused_score: float | None = None
 
     @property
     def id(self) -> str:
@@ -97,6 +98,8 @@ class Hit:
             out[RETRIEVAL_RANK_KEY] = self.retrieval_rank
         if self.relevance_score is not None:
             out[RELEVANCE_SCORE_KEY] = self.relevance_score
+        if self.fused_score is not None:
+            out[FUSED_SCORE_KEY] = self.fused_score
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,10 +176,3 @@ def make_documents(
             "use upsert() to replace an existing document."
         )
     return docs
-
-
-def check_finite(name: str, value: float) -> float:
-    """Reject NaN/inf scores so they never reach a sort (NaN breaks ordering silently)."""
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be finite, got {value!r}.")
-    return value

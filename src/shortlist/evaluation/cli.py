@@ -129,8 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from shortlist.evaluation.beir import load_beir
     from shortlist.evaluation.render import format_table, write_report
     from shortlist.evaluation.report import evaluate, index_dataset
-    from shortlist.fusion import Fusion
     from shortlist.index import Index
+    from shortlist.rerank.fusion import Fusion
 
     # everything that can be wrong with the arguments fails here, before minutes of embedding
     if args.m > min(args.n):

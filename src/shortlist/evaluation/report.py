@@ -6,10 +6,10 @@ How an :func:`evaluate` run works, so that its numbers can be trusted:
 * Stage 1 runs **once per query at the largest N**; the candidates for a smaller N are
   the prefix of that list (exact for a flat index; for HNSW a search at a smaller k could
   differ slightly). Stage-1 latency is therefore the one measured at the largest N.
-* Stage 2 runs per N through :func:`shortlist.pipeline.rerank_indexed`, the code path
+* Stage 2 runs per N through :func:`shortlist.rerank.ranking.rank_hits`, the ranking
   :class:`~shortlist.pipeline.Pipeline` and the framework adapters use. Each reranker
-  scores each candidate set once; the fused variant (e.g. ``rrf``) re-ranks those same
-  scores, so its latency is the reranker's plus the (tiny) fusion time.
+  scores each candidate set once; the fused variants (e.g. ``rrf:k=60``) re-rank those same
+  stored scores, so their latency is the reranker's plus the (tiny) fusion time.
 * Every stage gets one untimed warm-up call first (lazy model init, ORT graph setup).
 * nDCG@k and MRR@k use the reranked order of all N candidates, so they do not depend on
   M; Recall@M measures the shortlist of M documents a generator would see.
@@ -33,10 +33,11 @@ from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.metrics import per_query
 from shortlist.evaluation.results import STAGE1, Latency, Report, Row
 from shortlist.evaluation.verdict import verdicts
-from shortlist.fusion import Fusion
 from shortlist.index import Index
-from shortlist.pipeline import Pipeline, rerank_indexed
+from shortlist.pipeline import Pipeline
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fusion import Fusion
+from shortlist.rerank.ranking import rank_hits
 
 logger = logging.getLogger(__name__)
 
@@ -99,18 +100,6 @@ def index_dataset(
     return Index.build(
         dataset.corpus, embedder, spec=spec, batch_size=batch_size, show_progress=show_progress
     )
-
-
-class _Replay(Reranker):
-    """Hands back scores already computed, so fusion re-ranks them without a second pass."""
-
-    backend = "replay"
-
-    def __init__(self, scores: np.ndarray) -> None:
-        self._scores = scores
-
-    def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        return self._scores
 
 
 class _IndexRun:
@@ -190,19 +179,19 @@ class _IndexRun:
             for n in self.n_values:
                 pool = hits[:n]
                 t0 = time.perf_counter()
-                ranked = rerank_indexed(reranker, query, pool)
+                relevance = reranker.score(query, [h.text for h in pool])
+                ranked = rank_hits(pool, relevance)
                 spent = time.perf_counter() - t0
                 self._record((label, n), qid, ranked, spent)
-                scores = np.zeros(len(pool))
-                for pos, hit in ranked:
-                    scores[pos] = hit.relevance_score
-                for f in self.fusions:
+                for f in self.fusions:  # the stored scores, re-ranked: no second model pass
                     t0 = time.perf_counter()
-                    fused = rerank_indexed(_Replay(scores), query, pool, fusion=f)
+                    fused = rank_hits(pool, relevance, fusion=f)
                     extra = time.perf_counter() - t0
                     self._record((_fused(label, f), n), qid, fused, spent + extra)
 
-    def _record(self, key: tuple[str, int], qid: str, ranked: list[Any], seconds: float) -> None:
+    def _record(
+        self, key: tuple[str, int], qid: str, ranked: list[tuple[int, Any]], seconds: float
+    ) -> None:
         self.runs.setdefault(key, {})[qid] = [hit.id for _, hit in ranked]
         self.t_stage2.setdefault(key, []).append(seconds)
 

@@ -1,9 +1,10 @@
 """``ShortlistRerank``: any shortlist reranker as a LangChain document compressor.
 
-Reranking itself is :func:`shortlist.pipeline.rerank_indexed` (the same function the
-pipeline and the LlamaIndex adapter call); this module only converts documents, holds
-the pydantic fields, and reports a child run to LangChain callbacks so the rerank step
-shows up in traces with its inputs and outputs.
+Reranking itself is :meth:`Reranker.rerank_hits <shortlist.rerank.base.Reranker.rerank_hits>`
+(the path the pipeline and the LlamaIndex adapter take); this module only converts
+documents, holds the pydantic fields, and reports a child run to LangChain callbacks so
+the rerank step shows up in traces with its inputs and outputs. It does not import the
+index: a compressor over another retriever loads neither FAISS nor an encoder.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from langchain_core.documents import BaseDocumentCompressor
 from langchain_core.documents import Document as LCDocument
 from pydantic import ConfigDict, Field, field_validator
 
-from shortlist.documents import Hit
-from shortlist.fusion import Fusion
 from shortlist.langchain._convert import lc_to_candidates, reranked_copy
-from shortlist.pipeline import arerank_indexed, rerank_indexed
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fusion import Fusion
 
 
 def _load(spec: str) -> Reranker:
@@ -74,19 +73,6 @@ class ShortlistRerank(BaseDocumentCompressor):
         Fusion.parse(value)  # fail at construction, not at the first query
         return value
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": self.fusion,
-        }
-
-    def _finish(
-        self, documents: list[LCDocument], pairs: Sequence[tuple[int, Hit]]
-    ) -> list[LCDocument]:
-        fused = Fusion.parse(self.fusion) is not None
-        return [reranked_copy(documents[i], hit, fused=fused) for i, hit in pairs]
-
     def compress_documents(
         self,
         documents: Sequence[LCDocument],
@@ -99,12 +85,14 @@ class ShortlistRerank(BaseDocumentCompressor):
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
         try:
-            pairs = (
-                rerank_indexed(self.reranker, query, lc_to_candidates(docs), **self._options())
-                if docs
-                else []
+            ranked = self.reranker.rerank_hits(
+                query,
+                lc_to_candidates(docs),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
             )
-            out = self._finish(docs, pairs)
+            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
@@ -123,14 +111,14 @@ class ShortlistRerank(BaseDocumentCompressor):
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
         try:
-            pairs = (
-                await arerank_indexed(
-                    self.reranker, query, lc_to_candidates(docs), **self._options()
-                )
-                if docs
-                else []
+            ranked = await self.reranker.arerank_hits(
+                query,
+                lc_to_candidates(docs),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
             )
-            out = self._finish(docs, pairs)
+            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
             await run.on_chain_error(exc)
             raise

@@ -16,9 +16,10 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, model_validator
 
+from shortlist._retrieve import aretrieve, retrieve
 from shortlist.index import Filter, Index
 from shortlist.langchain._convert import hit_to_lc
-from shortlist.pipeline import Pipeline, aretrieve, retrieve
+from shortlist.pipeline import Pipeline
 
 DEFAULT_K = 4
 """LangChain's usual number of documents, used for an index when ``k`` is not set."""

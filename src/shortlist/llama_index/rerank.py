@@ -1,13 +1,13 @@
 """``ShortlistRerank``: any shortlist Reranker as a LlamaIndex node postprocessor.
 
 Thin on purpose: the scoring, sorting, threshold, fusion and ``top_n`` cut are the
-core's :func:`~shortlist.pipeline.rerank_indexed` (the same function the pipeline and the
-LangChain compressor use), and the reranker scores node text only
+core's :meth:`Reranker.rerank_hits <shortlist.rerank.base.Reranker.rerank_hits>` (the
+path the pipeline and the LangChain compressor take), and the reranker scores node text only
 (``MetadataMode.NONE``), never the ``"key: value"`` metadata header LlamaIndex's own
 rerankers feed their models. This module only converts nodes and emits LlamaIndex's
 events, and does so without the peers' bugs: input nodes are never mutated,
 ``ReRankStartEvent`` fires after validation, and every start has an end, the empty
-input included.
+input included. It does not import the index (no FAISS, no encoder).
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
-from shortlist.fusion import Fusion
 from shortlist.llama_index._convert import node_to_candidate, reranked_node
-from shortlist.pipeline import arerank_indexed, rerank_indexed
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fusion import Fusion
 
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
 
@@ -94,9 +93,14 @@ class ShortlistRerank(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            if candidates:
-                ranked = rerank_indexed(self.reranker, query, candidates, **self._options())
-                out.extend(self._wrap(nodes, ranked))
+            ranked = self.reranker.rerank_hits(
+                query,
+                candidates,
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
+            )
+            out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
 
     @dispatcher.span  # the sync method gets its span from DispatcherSpanMixin
@@ -106,23 +110,15 @@ class ShortlistRerank(BaseNodePostprocessor):
         """Native async: the reranker's async path (worker pool, or Cohere's async client)."""
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            if candidates:
-                ranked = await arerank_indexed(self.reranker, query, candidates, **self._options())
-                out.extend(self._wrap(nodes, ranked))
+            ranked = await self.reranker.arerank_hits(
+                query,
+                candidates,
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
+            )
+            out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": self.fusion,
-        }
-
-    def _wrap(
-        self, nodes: Sequence[NodeWithScore], ranked: list[tuple[int, Hit]]
-    ) -> list[NodeWithScore]:
-        fused = self.fusion is not None
-        return [reranked_node(nodes[i], hit, fused=fused) for i, hit in ranked]
 
     @contextmanager
     def _events(

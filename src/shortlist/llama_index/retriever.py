@@ -15,11 +15,12 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 
+from shortlist._retrieve import aretrieve, retrieve
 from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
 from shortlist.llama_index._convert import hit_to_node
 from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
-from shortlist.pipeline import Pipeline, aretrieve, retrieve
+from shortlist.pipeline import Pipeline
 
 DEFAULT_SIMILARITY_TOP_K = 10
 """Nodes returned from an index when ``similarity_top_k`` is not set."""

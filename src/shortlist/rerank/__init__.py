@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from shortlist._validate import known_names
 from shortlist.errors import InvalidInputError, UnknownBackendError
-from shortlist.rerank.base import Reranker, RerankResult
+from shortlist.rerank.base import Reranker
+from shortlist.rerank.ranking import RerankResult
 
 if TYPE_CHECKING:
     from shortlist.rerank.cohere import CohereReranker

@@ -9,6 +9,10 @@ never saw; combining the two rankings is a cheap hedge. Two methods:
   candidate set, for when you want to lean on one stage (``w`` = reranker weight).
 
 Specs: ``"rrf"``, ``"rrf:k=60"``, ``"weighted"``, ``"weighted:w=0.7"``.
+
+:func:`best_first` lives here too, as the single ranking sort: fusion ranks each signal
+with it and :mod:`shortlist.rerank.ranking` orders the final scores with it, so ties
+resolve the same way in both.
 """
 
 from __future__ import annotations
@@ -80,9 +84,14 @@ class Fusion:
         return f"rrf:k={self.k:g}" if self.method == "rrf" else f"weighted:w={self.weight:g}"
 
 
+def best_first(scores: np.ndarray) -> np.ndarray:
+    """Positions sorted by score, highest first; ties keep input order (a stable sort)."""
+    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+
+
 def _ranks(scores: np.ndarray) -> np.ndarray:
     """1-based ranks, best first; ties broken by input order (which is retrieval order)."""
-    order = np.argsort(-scores, kind="stable")
+    order = best_first(scores)
     ranks = np.empty(len(scores), dtype=np.float64)
     ranks[order] = np.arange(1, len(scores) + 1)
     return ranks
