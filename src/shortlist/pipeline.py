@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from shortlist._validate import finite_number, positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
+from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
 
@@ -32,7 +34,9 @@ class Pipeline:
 
     ``reranker`` may be a :class:`Reranker` or a spec string for
     :func:`shortlist.load_reranker`. Without a reranker, the pipeline returns the
-    top ``top_n`` retrieval hits.
+    top ``top_n`` retrieval hits. ``top_n`` may not exceed ``fetch_k``: the reranker can
+    only return candidates stage 1 fetched, so asking for more is an error rather than
+    silently fewer results.
     """
 
     def __init__(
@@ -45,19 +49,12 @@ class Pipeline:
         fusion: Fusion | str | None = None,
         score_threshold: float | None = None,
     ) -> None:
-        if isinstance(reranker, str):
-            from shortlist.rerank import load_reranker
-
-            reranker = load_reranker(reranker)
-        for name, value in (("fetch_k", fetch_k), ("top_n", top_n)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
         self.index = index
-        self.reranker = reranker
-        self.fetch_k = fetch_k
-        self.top_n = top_n
+        self.reranker = None if reranker is None else as_reranker(reranker)
+        self.fetch_k = positive_int("fetch_k", fetch_k)
+        self.top_n = _top_n(positive_int("top_n", top_n), self.fetch_k)
         self.fusion = Fusion.parse(fusion)
-        self.score_threshold = score_threshold
+        self.score_threshold = finite_number("score_threshold", score_threshold, allow_none=True)
 
     def run(
         self,
@@ -67,11 +64,25 @@ class Pipeline:
         top_n: int | None = None,
         filter: Filter | None = None,
     ) -> PipelineResult:
-        """Both stages, with the candidates and timings (for evaluation and debugging)."""
+        """Both stages, with the candidates and timings (for evaluation and debugging).
+
+        ``fetch_k`` and ``top_n`` replace the pipeline's own for this call.
+        """
+        n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
-        candidates = self.index.search(query, fetch_k or self.fetch_k, filter=filter)
+        candidates = self.index.search(query, n_fetch, filter=filter)
         t1 = time.perf_counter()
-        hits = self._finish(query, candidates, top_n)
+        if self.reranker is None:
+            hits = candidates[:n]
+        else:
+            ranked = self.reranker.rerank_hits(
+                query,
+                candidates,
+                top_n=n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
+            )
+            hits = [hit for _, hit in ranked]
         return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
 
     async def arun(
@@ -83,10 +94,10 @@ class Pipeline:
         filter: Filter | None = None,
     ) -> PipelineResult:
         """Async :meth:`run`: stage 1 in the worker pool, stage 2 via the reranker's async path."""
+        n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
-        candidates = await self.index.asearch(query, fetch_k or self.fetch_k, filter=filter)
+        candidates = await self.index.asearch(query, n_fetch, filter=filter)
         t1 = time.perf_counter()
-        n = top_n or self.top_n
         if self.reranker is None:
             hits = candidates[:n]
         else:
@@ -100,23 +111,48 @@ class Pipeline:
             hits = [hit for _, hit in ranked]
         return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
 
-    def search(self, query: str, **kwargs: object) -> list[Hit]:
-        """The final hits for ``query`` (see :meth:`run` for keyword arguments)."""
-        return self.run(query, **kwargs).hits  # type: ignore[arg-type]
+    def search(
+        self,
+        query: str,
+        *,
+        fetch_k: int | None = None,
+        top_n: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[Hit]:
+        """The final hits for ``query`` (arguments as in :meth:`run`)."""
+        return self.run(query, fetch_k=fetch_k, top_n=top_n, filter=filter).hits
 
-    async def asearch(self, query: str, **kwargs: object) -> list[Hit]:
+    async def asearch(
+        self,
+        query: str,
+        *,
+        fetch_k: int | None = None,
+        top_n: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[Hit]:
         """Async :meth:`search`."""
-        return (await self.arun(query, **kwargs)).hits  # type: ignore[arg-type]
+        return (await self.arun(query, fetch_k=fetch_k, top_n=top_n, filter=filter)).hits
 
-    def _finish(self, query: str, candidates: list[Hit], top_n: int | None) -> list[Hit]:
-        n = top_n or self.top_n
-        if self.reranker is None:
-            return candidates[:n]
-        ranked = self.reranker.rerank_hits(
-            query,
-            candidates,
-            top_n=n,
-            score_threshold=self.score_threshold,
-            fusion=self.fusion,
+    def _sizes(self, fetch_k: int | None, top_n: int | None) -> tuple[int, int]:
+        """Per-call sizes: ``None`` means the pipeline's own; anything else is validated
+        (0 and negatives are errors, never "use the default")."""
+        n_fetch = self.fetch_k if fetch_k is None else positive_int("fetch_k", fetch_k)
+        n = self.top_n if top_n is None else positive_int("top_n", top_n)
+        return n_fetch, _top_n(n, n_fetch)
+
+    def __repr__(self) -> str:
+        reranker = None if self.reranker is None else self.reranker.spec
+        return (
+            f"Pipeline({self.index!r}, reranker={reranker!r}, fetch_k={self.fetch_k}, "
+            f"top_n={self.top_n}, fusion={None if self.fusion is None else str(self.fusion)!r})"
         )
-        return [hit for _, hit in ranked]
+
+
+def _top_n(top_n: int, fetch_k: int) -> int:
+    if top_n > fetch_k:
+        raise InvalidInputError(
+            f"top_n={top_n} exceeds fetch_k={fetch_k}: the pipeline can only return "
+            f"candidates that stage 1 fetched. Raise fetch_k to at least {top_n}, or ask "
+            f"for fewer results."
+        )
+    return top_n

@@ -187,11 +187,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_rerankers(specs: list[str]) -> list[tuple[str, Any]]:
+def _load_rerankers(specs: list[str]) -> list[Any]:
     """Load every reranker before the (slow) embedding, so a bad spec fails fast."""
     if not specs:
         return []
-    from shortlist.evaluation.report import spec_label
-    from shortlist.rerank import load_reranker
+    from shortlist.rerank import as_reranker
 
-    return [(spec_label(spec), load_reranker(spec)) for spec in specs]
+    return [as_reranker(spec) for spec in specs]

@@ -35,6 +35,7 @@ from shortlist.evaluation.results import STAGE1, Latency, Report, Row
 from shortlist.evaluation.verdict import verdicts
 from shortlist.index import Index
 from shortlist.pipeline import Pipeline
+from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import rank_hits
@@ -266,12 +267,9 @@ def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
             continue
         if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], Reranker):
             label, reranker = str(model[0]), model[1]
-        elif isinstance(model, str):
-            from shortlist.rerank import load_reranker
-
-            label, reranker = spec_label(model), load_reranker(model)
-        elif isinstance(model, Reranker):
-            label, reranker = _label(model), model
+        elif isinstance(model, Reranker | str):
+            reranker = as_reranker(model)
+            label = spec_label(reranker.spec)
         else:
             raise InvalidInputError(
                 "rerankers must be Reranker objects, spec strings or (label, Reranker) "
@@ -283,14 +281,6 @@ def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
             unique, i = f"{label} #{i}", i + 1
         out.append((unique, reranker))
     return out
-
-
-def _label(reranker: Reranker) -> str:
-    for attr in ("model_name", "model_path", "model"):
-        value = getattr(reranker, attr, None)
-        if isinstance(value, str | os.PathLike) and os.fspath(value):
-            return spec_label(f"{reranker.backend}:{os.fspath(value)}")
-    return reranker.backend
 
 
 def spec_label(spec: str) -> str:

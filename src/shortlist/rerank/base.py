@@ -80,9 +80,9 @@ class Reranker(ABC):
         """This reranker as a :func:`~shortlist.rerank.load_reranker` spec.
 
         Backends override it to name the model as the user gave it plus every option that
-        changes scores, so ``load_reranker(r.spec)`` reproduces ``r``'s scores (the
-        LlamaIndex adapter serialises the reranker as its spec and names it so in events).
-        This default names only the backend.
+        changes scores, so ``load_reranker(r.spec)`` reproduces ``r``'s scores; traces,
+        LlamaIndex events, serialised adapters and evaluation labels all use it. This
+        default names only the backend.
         """
         return self.backend
 
