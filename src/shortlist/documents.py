@@ -6,6 +6,7 @@ their framework's types. The metadata key names that carry scores are defined he
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +34,11 @@ Written only when fusion is on; without fusion the final score is the relevance 
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A piece of text with a stable id and JSON-serialisable metadata."""
+    """A piece of text with a stable id and JSON-serialisable metadata.
+
+    The metadata is deep-copied once, here, at ingestion: a caller who later mutates a
+    nested dict or list they passed in cannot change what the index holds or saves.
+    """
 
     id: str
     text: str
@@ -51,11 +56,16 @@ class Document:
                 f"Document {self.id!r}: metadata must be a mapping, "
                 f"got {type(self.metadata).__name__}."
             )
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        metadata = copy.deepcopy(dict(self.metadata))
+        object.__setattr__(self, "metadata", MappingProxyType(metadata))
+
+    def metadata_copy(self) -> dict[str, Any]:
+        """A deep copy of the metadata: what adapters hand out, so callers can edit it freely."""
+        return copy.deepcopy(dict(self.metadata))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for persistence and ``--json`` output."""
-        return {"id": self.id, "text": self.text, "metadata": dict(self.metadata)}
+        return {"id": self.id, "text": self.text, "metadata": self.metadata_copy()}
 
     def __reduce__(self) -> Any:  # MappingProxyType is not copyable; rebuild from a dict
         return (Document, (self.id, self.text, dict(self.metadata)))
@@ -109,7 +119,7 @@ class Hit:
             "score": self.score,
             "rank": self.rank,
             "text": self.document.text,
-            "metadata": dict(self.document.metadata),
+            "metadata": self.document.metadata_copy(),
         }
         out.update(self.score_metadata())
         return out

@@ -3,7 +3,8 @@
 One core helper checks the rerank adapters' arguments, so a mistake raises the same
 shortlist error from LangChain and LlamaIndex (never pydantic's ValidationError, never
 silently ignored); the retrievers refuse to promise more results than a pipeline fetches.
-A rerank-only adapter imports neither the index nor FAISS.
+Both hand out metadata copies as deep as each other, and a rerank-only adapter imports
+neither the index nor FAISS.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import sys
 from typing import Any
 
 import pytest
+from langchain_core.documents import Document as LCDocument
+from llama_index.core.schema import NodeWithScore, TextNode
 
-from shortlist import Index, Pipeline
+from shortlist import Document, Index, Pipeline
 from shortlist.errors import InvalidInputError, UnknownBackendError
 from shortlist.langchain import ShortlistRerank as LCRerank
 from shortlist.langchain import ShortlistRetriever as LCRetriever
@@ -109,6 +112,40 @@ def test_langchain_retriever_arguments_are_typed_errors(
 ) -> None:
     with pytest.raises(InvalidInputError, match=match):
         LCRetriever(index=li_index, **options)
+
+
+# ---------------------------------------------------------------------- metadata
+@pytest.fixture(scope="module")
+def nested_index(li_index: Index) -> Index:
+    index = Index(li_index.encoder)
+    index.add([Document("n1", "Boundary layer flow over a flat plate.", {"src": {"p": [1]}})])
+    return index
+
+
+def test_returned_metadata_is_a_deep_copy_in_both(nested_index: Index) -> None:
+    lc = LCRetriever(index=nested_index, k=1).invoke("boundary layer")[0]
+    li = LIRetriever(index=nested_index, similarity_top_k=1).retrieve("boundary layer")[0]
+    lc.metadata["src"]["p"].append(2)
+    li.node.metadata["src"]["p"].append(3)
+    assert nested_index.get(["n1"])[0].metadata["src"] == {"p": [1]}
+    assert LCRetriever(index=nested_index, k=1).invoke("boundary layer")[0].metadata["src"] == {
+        "p": [1]
+    }
+
+
+@pytest.mark.parametrize("cls", RERANKS, ids=["langchain", "llama_index"])
+def test_reranked_metadata_is_a_deep_copy_in_both(cls: type, li_reranker: Reranker) -> None:
+    meta = {"src": {"p": [1]}}
+    if cls is LCRerank:
+        out = cls(reranker=li_reranker).compress_documents(
+            [LCDocument(page_content="Boundary layer flow.", metadata=meta)], "boundary layer"
+        )
+        out[0].metadata["src"]["p"].append(2)
+    else:
+        node = NodeWithScore(node=TextNode(text="Boundary layer flow.", metadata=meta), score=1.0)
+        out = cls(reranker=li_reranker).postprocess_nodes([node], query_str="boundary layer")
+        out[0].node.metadata["src"]["p"].append(2)
+    assert meta == {"src": {"p": [1]}}
 
 
 # ---------------------------------------------------------------------- imports

@@ -1,8 +1,29 @@
-"""Hits report every stage's score under the shared metadata keys."""
+"""Documents are immutable for real: metadata is deep-copied at ingestion."""
 
 from __future__ import annotations
 
-from shortlist import FUSED_SCORE_KEY, Document, Hit
+from pathlib import Path
+
+from shortlist import FUSED_SCORE_KEY, Document, Hit, Index
+from tests.unit.toy import HashEncoder
+
+
+def test_nested_metadata_is_copied_at_ingestion(tmp_path: Path) -> None:
+    meta = {"source": {"file": "a.pdf", "pages": [1, 2]}}
+    index = Index(HashEncoder())
+    index.add([Document("a", "alpha", meta)])
+    meta["source"]["file"] = "changed.pdf"  # the caller edits its own dict afterwards
+    meta["source"]["pages"].append(3)
+    assert index.get(["a"])[0].metadata["source"] == {"file": "a.pdf", "pages": [1, 2]}
+    loaded = Index.load(index.save(tmp_path / "idx"), encoder=HashEncoder())
+    assert loaded.get(["a"])[0].metadata["source"] == {"file": "a.pdf", "pages": [1, 2]}
+
+
+def test_copies_handed_out_are_deep() -> None:
+    doc = Document("a", "alpha", {"tags": ["x"]})
+    for copy in (doc.metadata_copy(), doc.to_dict()["metadata"]):
+        copy["tags"].append("y")
+    assert doc.metadata["tags"] == ["x"]
 
 
 def test_fused_score_is_reported_only_when_set() -> None:

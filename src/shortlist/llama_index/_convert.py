@@ -27,7 +27,7 @@ def hit_to_node(hit: Hit) -> NodeWithScore:
     node = TextNode(
         id_=hit.id,
         text=hit.text,
-        metadata={**copy.deepcopy(dict(hit.document.metadata)), **scores},
+        metadata={**hit.document.metadata_copy(), **scores},
         excluded_llm_metadata_keys=list(scores),
         excluded_embed_metadata_keys=list(scores),
     )
