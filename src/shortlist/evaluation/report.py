@@ -256,7 +256,9 @@ def _row(
 
 
 def _fused(label: str, fusion: Fusion) -> str:
-    return f"{label} + {fusion.method if fusion.method == 'rrf' else fusion}"
+    """Row name of a fused variant: the fusion's full spec, so that ``rrf:k=10`` and
+    ``rrf:k=60`` are two rows rather than one overwriting the other."""
+    return f"{label} + {fusion}"
 
 
 def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
