@@ -61,7 +61,6 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
     from sentence_transformers import CrossEncoder
 
     from shortlist.langchain import ShortlistRerank
-    from shortlist.pipeline import rerank_hits
     from shortlist.rerank import load_reranker
 
     onnx_options = {} if threads is None else {"threads": threads}
@@ -96,8 +95,8 @@ def load_peers(m: int, threads: int | None) -> list[Peer]:
         return [ids[i] for i in np.argsort(-np.asarray(scores), kind="stable")[:m]]
 
     def core(reranker: Any) -> Callable[[str, list[Hit]], list[str]]:
-        """Our reranker through ``rerank_hits``, the Pipeline's stage 2."""
-        return lambda query, pool: [h.id for h in rerank_hits(reranker, query, pool, top_n=m)]
+        """Our reranker through ``Reranker.rerank_hits``, the Pipeline's stage 2."""
+        return lambda query, pool: [h.id for _, h in reranker.rerank_hits(query, pool, top_n=m)]
 
     def ours_in_langchain(query: str, docs: list[Any]) -> list[str]:
         return [d.id for d in lc_ours.compress_documents(docs, query)]

@@ -37,11 +37,11 @@ from shortlist.errors import (
 if TYPE_CHECKING:
     from shortlist.encoders import Encoder, SentenceTransformerEncoder, load_encoder
     from shortlist.evaluation import Dataset, evaluate, load_beir
-    from shortlist.fusion import Fusion
     from shortlist.index import Index
     from shortlist.loaders import load_documents
     from shortlist.pipeline import Pipeline
     from shortlist.rerank import Reranker, RerankResult, load_reranker
+    from shortlist.rerank.fusion import Fusion
 
 _LAZY = {
     "Index": "shortlist.index",
@@ -52,7 +52,7 @@ _LAZY = {
     "Reranker": "shortlist.rerank",
     "RerankResult": "shortlist.rerank",
     "load_reranker": "shortlist.rerank",
-    "Fusion": "shortlist.fusion",
+    "Fusion": "shortlist.rerank.fusion",
     "Pipeline": "shortlist.pipeline",
     "Dataset": "shortlist.evaluation",
     "evaluate": "shortlist.evaluation",

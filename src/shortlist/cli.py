@@ -66,14 +66,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     index = Index.load(args.index, encoder=args.embedder)
     flt = _parse_filter(args.filter)
     if args.reranker:
-        from shortlist.rerank import load_reranker
-
-        pipe = Pipeline(
-            index, load_reranker(args.reranker), fetch_k=args.n, top_n=args.m, fusion=args.fusion
-        )
+        top_n = min(5, args.n) if args.m is None else args.m
+        pipe = Pipeline(index, args.reranker, fetch_k=args.n, top_n=top_n, fusion=args.fusion)
         hits = pipe.search(args.query, filter=flt)
     else:
-        hits = index.search(args.query, args.m or args.n, filter=flt)
+        hits = index.search(args.query, args.n if args.m is None else args.m, filter=flt)
     if args.json:
         json.dump([h.to_dict() for h in hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

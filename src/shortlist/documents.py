@@ -6,8 +6,8 @@ their framework's types. The metadata key names that carry scores are defined he
 
 from __future__ import annotations
 
+import copy
 import json
-import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +40,11 @@ Written only when fusion is on; without fusion the final score is the relevance 
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A piece of text with a stable id and JSON-serialisable metadata."""
+    """A piece of text with a stable id and JSON-serialisable metadata.
+
+    The metadata is deep-copied once, here, at ingestion: a caller who later mutates a
+    nested dict or list they passed in cannot change what the index holds or saves.
+    """
 
     id: str
     text: str
@@ -58,11 +62,16 @@ class Document:
                 f"Document {self.id!r}: metadata must be a mapping, "
                 f"got {type(self.metadata).__name__}."
             )
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        metadata = copy.deepcopy(dict(self.metadata))
+        object.__setattr__(self, "metadata", MappingProxyType(metadata))
+
+    def metadata_copy(self) -> dict[str, Any]:
+        """A deep copy of the metadata: what adapters hand out, so callers can edit it freely."""
+        return copy.deepcopy(dict(self.metadata))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, used for persistence and ``--json`` output."""
-        return {"id": self.id, "text": self.text, "metadata": dict(self.metadata)}
+        return {"id": self.id, "text": self.text, "metadata": self.metadata_copy()}
 
     def __reduce__(self) -> Any:  # MappingProxyType is not copyable; rebuild from a dict
         return (Document, (self.id, self.text, dict(self.metadata)))
@@ -74,7 +83,8 @@ class Hit:
 
     ``score`` is the score the result was ranked by (higher is better): the retrieval
     similarity after stage 1, the reranker relevance (or the fused score) after stage 2.
-    Both raw stage scores stay visible so a caller can always see why a document ranked.
+    Every stage's score stays visible so a caller can always see why a document ranked;
+    ``fused_score`` is set only when fusion decided the order (then it equals ``score``).
     """
 
     document: Document
@@ -83,6 +93,7 @@ class Hit:
     retrieval_score: float | None = None
     retrieval_rank: int | None = None
     relevance_score: float | None = None
+    fused_score: float | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
 
@@ -105,6 +116,8 @@ class Hit:
             out[RETRIEVAL_RANK_KEY] = self.retrieval_rank
         if self.relevance_score is not None:
             out[RELEVANCE_SCORE_KEY] = self.relevance_score
+        if self.fused_score is not None:
+            out[FUSED_SCORE_KEY] = self.fused_score
         if self.dense_score is not None:
             out[DENSE_SCORE_KEY] = self.dense_score
         if self.bm25_score is not None:
@@ -118,7 +131,7 @@ class Hit:
             "score": self.score,
             "rank": self.rank,
             "text": self.document.text,
-            "metadata": dict(self.document.metadata),
+            "metadata": self.document.metadata_copy(),
         }
         out.update(self.score_metadata())
         return out
@@ -185,10 +198,3 @@ def make_documents(
             "use upsert() to replace an existing document."
         )
     return docs
-
-
-def check_finite(name: str, value: float) -> float:
-    """Reject NaN/inf scores so they never reach a sort (NaN breaks ordering silently)."""
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be finite, got {value!r}.")
-    return value

@@ -21,13 +21,13 @@ from langchain_core.language_models import FakeListChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
-from pydantic import ValidationError
 
 from shortlist import (
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
     RETRIEVAL_SCORE_KEY,
     Index,
+    InvalidInputError,
     Pipeline,
     UnknownBackendError,
 )
@@ -105,9 +105,9 @@ async def test_retriever_async_matches_sync(lc_index: Index) -> None:  # noqa: F
 
 
 def test_retriever_needs_exactly_one_source(lc_index: Index) -> None:  # noqa: F811
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(InvalidInputError, match="exactly one"):
         ShortlistRetriever()
-    with pytest.raises(ValidationError, match="exactly one"):
+    with pytest.raises(InvalidInputError, match="exactly one"):
         ShortlistRetriever(index=lc_index, pipeline=Pipeline(lc_index))
 
 
@@ -271,9 +271,9 @@ def test_compressor_accepts_spec_string(onnx_model_path: Any) -> None:
 def test_bad_specs_raise_typed_errors(lc_reranker: Reranker) -> None:  # noqa: F811
     with pytest.raises(UnknownBackendError):
         ShortlistRerank(reranker="no-such-backend:model")
-    with pytest.raises(ValidationError, match="fusion"):
+    with pytest.raises(InvalidInputError, match="fusion"):
         ShortlistRerank(reranker=lc_reranker, fusion="median")
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInputError, match="top_n"):
         ShortlistRerank(reranker=lc_reranker, top_n=0)
 
 

@@ -25,9 +25,9 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 
 from shortlist import RELEVANCE_SCORE_KEY, RETRIEVAL_SCORE_KEY, Index
 from shortlist.errors import InvalidInputError, MissingDependencyError
-from shortlist.fusion import Fusion
 from shortlist.llama_index import ShortlistRerank, ShortlistRetriever
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fusion import Fusion
 
 from .li_fixtures import (  # noqa: F401  (fixtures)
     FETCH,

@@ -83,9 +83,15 @@ def test_rerankers_agree_on_the_same_candidates(
         assert d.metadata["retrieval_score"] == pytest.approx(
             n.node.metadata["retrieval_score"], abs=1e-9
         )
+        if fusion is None:
+            assert "fused_score" not in d.metadata and "fused_score" not in n.node.metadata
+        else:  # both report the score they ranked by, under the same key
+            assert d.metadata["fused_score"] == pytest.approx(n.node.metadata["fused_score"])
+            assert n.score == pytest.approx(n.node.metadata["fused_score"])
     # and both equal the framework-free pipeline on the same candidates
     core = Pipeline(index, reranker, fetch_k=12, top_n=5, fusion=fusion).search(query)
     assert [h.id for h in core] == [d.id for d in lc_out]
+    assert [h.score for h in core] == pytest.approx([n.score for n in li_out])
 
 
 def test_pipeline_retrievers_agree(index: Index, reranker: Reranker) -> None:
@@ -96,3 +102,21 @@ def test_pipeline_retrievers_agree(index: Index, reranker: Reranker) -> None:
     assert [round(d.metadata["relevance_score"], 6) for d in lc] == [
         round(float(n.score or 0), 6) for n in li
     ]
+
+
+@pytest.mark.parametrize("fusion", [None, "rrf"])
+def test_pipeline_retrievers_report_the_same_scores(
+    index: Index, reranker: Reranker, fusion: str | None
+) -> None:
+    """Over a fused pipeline, LangChain reports ``fused_score`` as LlamaIndex does."""
+    pipe = Pipeline(index, reranker, fetch_k=12, top_n=4, fusion=fusion)
+    lc = LCRetriever(pipeline=pipe).invoke(QUERIES[1])
+    li = LIRetriever(pipeline=pipe).retrieve(QUERIES[1])
+    assert [d.id for d in lc] == [n.node.node_id for n in li]
+    assert [d.metadata for d in lc] == [n.node.metadata for n in li]
+    hits = pipe.search(QUERIES[1])
+    if fusion is None:
+        assert all("fused_score" not in d.metadata for d in lc)
+    else:
+        assert [d.metadata["fused_score"] for d in lc] == pytest.approx([h.score for h in hits])
+        assert [n.score for n in li] == pytest.approx([h.score for h in hits])

@@ -84,3 +84,47 @@ def test_bad_configuration(index: Index) -> None:
         Pipeline(index, fetch_k=0)
     with pytest.raises(InvalidInputError, match="Unknown fusion"):
         Pipeline(index, fusion="borda")
+    with pytest.raises(InvalidInputError, match="top_n=20 exceeds fetch_k=10"):
+        Pipeline(index, fetch_k=10, top_n=20)
+    with pytest.raises(InvalidInputError, match="reranker must be"):
+        Pipeline(index, 42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"top_n": -2}, "top_n must be a positive integer"),  # used to return 8 hits
+        ({"top_n": 0}, "top_n must be a positive integer"),  # used to mean "the default"
+        ({"fetch_k": 0}, "fetch_k must be a positive integer"),  # likewise
+        ({"top_n": 2.5}, "top_n must be a positive integer"),
+        ({"top_n": 20}, "top_n=20 exceeds fetch_k=10"),  # used to return 10 silently
+        ({"fetch_k": 3}, "top_n=5 exceeds fetch_k=3"),
+    ],
+)
+async def test_per_call_sizes_mean_what_they_say(index: Index, options: dict, match: str) -> None:
+    pipe = Pipeline(index, fetch_k=10, top_n=5)
+    with pytest.raises(InvalidInputError, match=match):
+        pipe.search(QUERY, **options)
+    with pytest.raises(InvalidInputError, match=match):
+        await pipe.asearch(QUERY, **options)
+    assert len(pipe.search(QUERY, top_n=2)) == 2
+    assert len(pipe.search(QUERY, fetch_k=20, top_n=20)) == 20
+
+
+def test_search_takes_explicit_keywords_only(index: Index) -> None:
+    with pytest.raises(TypeError):
+        Pipeline(index).search(QUERY, topn=3)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("threshold", ["high", float("nan"), float("inf")])
+def test_bad_score_threshold_fails_at_construction(
+    index: Index, reranker: Reranker, threshold: object
+) -> None:
+    with pytest.raises(InvalidInputError, match="score_threshold must be a finite number"):
+        Pipeline(index, reranker, score_threshold=threshold)  # type: ignore[arg-type]
+
+
+def test_fused_hits_carry_the_fused_score(index: Index, reranker: Reranker) -> None:
+    hits = Pipeline(index, reranker, fetch_k=8, top_n=3, fusion="rrf").search(QUERY)
+    assert all(h.fused_score == h.score for h in hits)
+    assert all(h.fused_score is None for h in Pipeline(index, reranker, fetch_k=8).search(QUERY))

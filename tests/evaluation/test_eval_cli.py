@@ -40,7 +40,7 @@ def test_eval_with_a_real_onnx_reranker(
     label = "onnx:ms-marco-MiniLM-L-12-v2-onnx-int8"
     systems = [(r["n"], r["system"]) for r in report["rows"]]
     assert systems == [
-        (n, s) for n in (5, 10) for s in ("stage 1", label, f"{label} + rrf")
+        (n, s) for n in (5, 10) for s in ("stage 1", label, f"{label} + rrf:k=60")
     ]  # fmt: skip
     for row in report["rows"]:
         assert 0 <= row["ndcg"] <= 1 and 0 <= row["mrr"] <= 1 and 0 <= row["recall_m"] <= 1

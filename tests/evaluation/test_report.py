@@ -64,7 +64,7 @@ def report(memo_index, data):  # type: ignore[no-untyped-def]
 def test_rows_cover_every_n_and_variant(report) -> None:  # type: ignore[no-untyped-def]
     assert report.n_values == (10, 20, 50)
     assert report.systems == [
-        STAGE1, "oracle", "oracle + rrf", "anti", "anti + rrf", "keep", "keep + rrf",
+        STAGE1, "oracle", "oracle + rrf:k=60", "anti", "anti + rrf:k=60", "keep", "keep + rrf:k=60",
     ]  # fmt: skip
     assert len(report.rows) == 3 * 7
     for row in report.rows:
@@ -103,6 +103,16 @@ def test_pipeline_contributes_its_reranker_and_fusion(memo_index, data) -> None:
     assert rep.systems == [STAGE1, "keep", "keep + weighted:w=0.5"]
 
 
+def test_fused_rows_with_different_k_are_two_rows(memo_index, data) -> None:  # type: ignore[no-untyped-def]
+    """Named by the fusion's full spec: a second rrf row must not overwrite the first."""
+    pipe = Pipeline(memo_index, Oracle(data, -1.0), fusion="rrf:k=60")
+    rep = evaluate(pipe, data.head(3), n_values=(10,), fusion="rrf:k=1", show_progress=False)
+    assert rep.systems == [STAGE1, "oracle", "oracle + rrf:k=1", "oracle + rrf:k=60"]
+    assert len(rep.rows) == 4
+    k1, k60 = (rep.row(10, name) for name in ("oracle + rrf:k=1", "oracle + rrf:k=60"))
+    assert (k1.fusion, k60.fusion) == ("rrf:k=1", "rrf:k=60")
+
+
 def test_black_box_callables(memo_index, data, report) -> None:  # type: ignore[no-untyped-def]
     rep = evaluate(lambda q: memo_index.search(q, 10), data, m=5, show_progress=False)
     (row,) = rep.rows
@@ -139,7 +149,7 @@ def test_framework_results_are_recognised(memo_index, data) -> None:  # type: ig
 def test_bad_arguments(memo_index, data) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInputError, match="smallest N"):
         evaluate(memo_index, data, n_values=(5, 10), m=10, show_progress=False)
-    with pytest.raises(InvalidInputError, match="positive integers"):
+    with pytest.raises(InvalidInputError, match="n_values must be a positive integer"):
         evaluate(memo_index, data, n_values=(0,), show_progress=False)
     with pytest.raises(InvalidInputError, match="needs a Pipeline or an Index"):
         evaluate(lambda q: [], data, rerankers=[Keep()], show_progress=False)
@@ -163,7 +173,7 @@ def test_rendering(report, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     lines = table.splitlines()
     header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("N "))
     assert set(lines[header + 1]) <= {"-", " "}
-    assert "oracle + rrf" in table and "Verdicts:" in table
+    assert "oracle + rrf:k=60" in table and "Verdicts:" in table
     md = to_markdown(report, command="shortlist eval x", chart="c.png")
     assert "| N | system |" in md and "```\nshortlist eval x\n```" in md and "![" in md
     assert md.count("\n| ") == len(report.rows) + 1

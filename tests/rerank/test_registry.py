@@ -14,7 +14,9 @@ from shortlist.errors import (
     ModelNotFoundError,
     UnknownBackendError,
 )
-from shortlist.rerank import BACKENDS, backend_class, load_reranker, parse_spec
+from shortlist.rerank import BACKENDS, load_reranker
+from shortlist.rerank import _backend_class as backend_class
+from shortlist.rerank import _parse_spec as parse_spec
 from shortlist.rerank.base import apply_activation
 
 
@@ -78,7 +80,7 @@ def test_lazy_exports() -> None:
 
 def test_importing_rerank_imports_nothing_heavy() -> None:
     code = (
-        "import sys, shortlist.rerank as r; r.parse_spec('onnx:x'); "
+        "import sys, shortlist.rerank as r; r._parse_spec('onnx:x'); "
         "heavy = [m for m in ('torch', 'onnxruntime', 'cohere', 'sentence_transformers', "
         "'tokenizers') if m in sys.modules]; print(','.join(heavy))"
     )
@@ -188,7 +190,7 @@ def test_sigmoid_is_stable_and_none_is_identity() -> None:
 
 
 def test_spec_options_are_parsed_and_converted() -> None:
-    from shortlist.rerank import spec_options
+    from shortlist.rerank import _spec_options as spec_options
 
     spec = "onnx:/models/a:b?dequantize=true&threads=2&activation=none&long_documents=windows"
     assert parse_spec(spec) == ("onnx", "/models/a:b")
@@ -243,3 +245,21 @@ def test_onnx_spec_round_trips_the_options_that_change_scores(onnx_model_path: P
     assert repr(again) == repr(custom)
     assert again.windows == custom.windows  # type: ignore[attr-defined]
     assert again.dequantize and again.max_length == 256  # type: ignore[attr-defined]
+
+
+def test_as_reranker_is_the_one_way_in(onnx_model_path: Path) -> None:
+    from shortlist.rerank import as_reranker
+
+    loaded = as_reranker(f"onnx:{onnx_model_path}")
+    assert as_reranker(loaded) is loaded
+    with pytest.raises(UnknownBackendError):
+        as_reranker("onxx:model")
+    with pytest.raises(InvalidInputError, match="reranker must be"):
+        as_reranker(None)  # type: ignore[arg-type]
+
+
+def test_rerank_exports_no_internals() -> None:
+    from shortlist import rerank
+
+    assert {"parse_spec", "spec_options", "backend_class"}.isdisjoint(rerank.__all__)
+    assert {"as_reranker", "load_reranker", "Reranker", "RerankResult"} <= set(rerank.__all__)

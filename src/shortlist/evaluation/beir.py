@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from shortlist._validate import positive_int
 from shortlist.documents import Document
 from shortlist.errors import InvalidInputError
 from shortlist.loaders import read_jsonl_corpus
@@ -60,10 +61,9 @@ class Dataset:
 
     def head(self, limit: int | None) -> Dataset:
         """The first ``limit`` evaluated queries (file order) over the full corpus."""
+        limit = positive_int("query limit", limit, allow_none=True)
         if limit is None or limit >= len(self.queries):
             return self
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"query limit must be a positive integer, got {limit!r}.")
         keep = list(self.queries)[:limit]
         return Dataset(
             name=self.name,

@@ -129,8 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from shortlist.evaluation.beir import load_beir
     from shortlist.evaluation.render import format_table, write_report
     from shortlist.evaluation.report import evaluate, index_dataset
-    from shortlist.fusion import Fusion
     from shortlist.index import Index
+    from shortlist.rerank.fusion import Fusion
 
     # everything that can be wrong with the arguments fails here, before minutes of embedding
     if args.m > min(args.n):
@@ -187,11 +187,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_rerankers(specs: list[str]) -> list[tuple[str, Any]]:
+def _load_rerankers(specs: list[str]) -> list[Any]:
     """Load every reranker before the (slow) embedding, so a bad spec fails fast."""
     if not specs:
         return []
-    from shortlist.evaluation.report import spec_label
-    from shortlist.rerank import load_reranker
+    from shortlist.rerank import as_reranker
 
-    return [(spec_label(spec), load_reranker(spec)) for spec in specs]
+    return [as_reranker(spec) for spec in specs]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 
 Ranking = Sequence[str]
@@ -28,9 +29,7 @@ Judgments = Mapping[str, int]
 
 
 def _top(ranking: Ranking, k: int) -> list[str]:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInputError(f"cutoff k must be a positive integer, got {k!r}.")
-    return list(dict.fromkeys(ranking))[:k]
+    return list(dict.fromkeys(ranking))[: positive_int("cutoff k", k)]
 
 
 def _discounts(n: int) -> np.ndarray:

@@ -6,10 +6,10 @@ How an :func:`evaluate` run works, so that its numbers can be trusted:
 * Stage 1 runs **once per query at the largest N**; the candidates for a smaller N are
   the prefix of that list (exact for a flat index; for HNSW a search at a smaller k could
   differ slightly). Stage-1 latency is therefore the one measured at the largest N.
-* Stage 2 runs per N through :func:`shortlist.pipeline.rerank_indexed`, the code path
+* Stage 2 runs per N through :func:`shortlist.rerank.ranking.rank_hits`, the ranking
   :class:`~shortlist.pipeline.Pipeline` and the framework adapters use. Each reranker
-  scores each candidate set once; the fused variant (e.g. ``rrf``) re-ranks those same
-  scores, so its latency is the reranker's plus the (tiny) fusion time.
+  scores each candidate set once; the fused variants (e.g. ``rrf:k=60``) re-rank those same
+  stored scores, so their latency is the reranker's plus the (tiny) fusion time.
 * Every stage gets one untimed warm-up call first (lazy model init, ORT graph setup).
 * nDCG@k and MRR@k use the reranked order of all N candidates, so they do not depend on
   M; Recall@M measures the shortlist of M documents a generator would see.
@@ -27,15 +27,18 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.metrics import per_query
 from shortlist.evaluation.results import STAGE1, Latency, Report, Row
 from shortlist.evaluation.verdict import verdicts
-from shortlist.fusion import Fusion
 from shortlist.index import Index
-from shortlist.pipeline import Pipeline, rerank_indexed
+from shortlist.pipeline import Pipeline
+from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fusion import Fusion
+from shortlist.rerank.ranking import rank_hits
 
 logger = logging.getLogger(__name__)
 
@@ -98,18 +101,6 @@ def index_dataset(
     return Index.build(
         dataset.corpus, embedder, spec=spec, batch_size=batch_size, show_progress=show_progress
     )
-
-
-class _Replay(Reranker):
-    """Hands back scores already computed, so fusion re-ranks them without a second pass."""
-
-    backend = "replay"
-
-    def __init__(self, scores: np.ndarray) -> None:
-        self._scores = scores
-
-    def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        return self._scores
 
 
 class _IndexRun:
@@ -189,19 +180,19 @@ class _IndexRun:
             for n in self.n_values:
                 pool = hits[:n]
                 t0 = time.perf_counter()
-                ranked = rerank_indexed(reranker, query, pool)
+                relevance = reranker.score(query, [h.text for h in pool])
+                ranked = rank_hits(pool, relevance)
                 spent = time.perf_counter() - t0
                 self._record((label, n), qid, ranked, spent)
-                scores = np.zeros(len(pool))
-                for pos, hit in ranked:
-                    scores[pos] = hit.relevance_score
-                for f in self.fusions:
+                for f in self.fusions:  # the stored scores, re-ranked: no second model pass
                     t0 = time.perf_counter()
-                    fused = rerank_indexed(_Replay(scores), query, pool, fusion=f)
+                    fused = rank_hits(pool, relevance, fusion=f)
                     extra = time.perf_counter() - t0
                     self._record((_fused(label, f), n), qid, fused, spent + extra)
 
-    def _record(self, key: tuple[str, int], qid: str, ranked: list[Any], seconds: float) -> None:
+    def _record(
+        self, key: tuple[str, int], qid: str, ranked: list[tuple[int, Any]], seconds: float
+    ) -> None:
         self.runs.setdefault(key, {})[qid] = [hit.id for _, hit in ranked]
         self.t_stage2.setdefault(key, []).append(seconds)
 
@@ -265,7 +256,9 @@ def _row(
 
 
 def _fused(label: str, fusion: Fusion) -> str:
-    return f"{label} + {fusion.method if fusion.method == 'rrf' else fusion}"
+    """Row name of a fused variant: the fusion's full spec, so that ``rrf:k=10`` and
+    ``rrf:k=60`` are two rows rather than one overwriting the other."""
+    return f"{label} + {fusion}"
 
 
 def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
@@ -276,12 +269,9 @@ def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
             continue
         if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], Reranker):
             label, reranker = str(model[0]), model[1]
-        elif isinstance(model, str):
-            from shortlist.rerank import load_reranker
-
-            label, reranker = spec_label(model), load_reranker(model)
-        elif isinstance(model, Reranker):
-            label, reranker = _label(model), model
+        elif isinstance(model, Reranker | str):
+            reranker = as_reranker(model)
+            label = spec_label(reranker.spec)
         else:
             raise InvalidInputError(
                 "rerankers must be Reranker objects, spec strings or (label, Reranker) "
@@ -293,14 +283,6 @@ def _named(models: Sequence[RerankerArg | None]) -> list[tuple[str, Reranker]]:
             unique, i = f"{label} #{i}", i + 1
         out.append((unique, reranker))
     return out
-
-
-def _label(reranker: Reranker) -> str:
-    for attr in ("model_name", "model_path", "model"):
-        value = getattr(reranker, attr, None)
-        if isinstance(value, str | os.PathLike) and os.fspath(value):
-            return spec_label(f"{reranker.backend}:{os.fspath(value)}")
-    return reranker.backend
 
 
 def spec_label(spec: str) -> str:
@@ -321,10 +303,9 @@ def _unique(fusions: list[Fusion | None]) -> list[Fusion]:
 
 
 def _check_n(n_values: Sequence[int]) -> tuple[int, ...]:
-    values = tuple(sorted(set(n_values)))
-    if not values or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in values):
-        raise InvalidInputError(f"n_values must be positive integers, got {list(n_values)!r}.")
-    return values
+    if not n_values:
+        raise InvalidInputError("n_values must be positive integers, got none.")
+    return tuple(sorted({positive_int("n_values", n) for n in n_values}))
 
 
 def _progress(items: list[tuple[str, str]], show: bool) -> Iterable[tuple[str, str]]:

@@ -8,18 +8,33 @@
 * :class:`LangChainEmbeddingsEncoder` -- LangChain ``Embeddings`` as a shortlist encoder.
 
 The core never imports this package. Without ``langchain-core`` installed, importing it
-raises :class:`shortlist.errors.MissingDependencyError` with the pip command.
+raises :class:`shortlist.errors.MissingDependencyError` with the pip command. Names load
+lazily: ``from shortlist.langchain import ShortlistRerank`` imports neither the index nor
+FAISS.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from shortlist._optional import require
+from shortlist.documents import FUSED_SCORE_KEY
 
 require("langchain_core", feature="shortlist.langchain")
 
-from shortlist.documents import FUSED_SCORE_KEY  # noqa: E402
-from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder  # noqa: E402
-from shortlist.langchain.rerank import ShortlistRerank  # noqa: E402
-from shortlist.langchain.retriever import ShortlistRetriever  # noqa: E402
-from shortlist.langchain.vectorstore import ShortlistVectorStore  # noqa: E402
+if TYPE_CHECKING:
+    from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder
+    from shortlist.langchain.rerank import ShortlistRerank
+    from shortlist.langchain.retriever import ShortlistRetriever
+    from shortlist.langchain.vectorstore import ShortlistVectorStore
+
+_LAZY = {
+    "LangChainEmbeddingsEncoder": "shortlist.langchain.embeddings",
+    "ShortlistRerank": "shortlist.langchain.rerank",
+    "ShortlistRetriever": "shortlist.langchain.retriever",
+    "ShortlistVectorStore": "shortlist.langchain.vectorstore",
+}
 
 __all__ = [
     "FUSED_SCORE_KEY",
@@ -28,3 +43,16 @@ __all__ = [
     "ShortlistRetriever",
     "ShortlistVectorStore",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shortlist.langchain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,32 +1,33 @@
 """LangChain ``Document`` <-> shortlist ``Document``/``Hit`` conversions.
 
-Every function returns new objects: LangChain documents handed in by a caller are never
-mutated (LangChain's own ``CrossEncoderReranker`` keeps them intact too, LlamaIndex's
-rerankers do not). Score keys come from :mod:`shortlist.documents`, so both adapters
-write the same names.
+Every function returns new objects with deep-copied metadata: LangChain documents handed
+in by a caller are never mutated (LangChain's own ``CrossEncoderReranker`` keeps them
+intact too, LlamaIndex's rerankers do not), and editing a returned document's nested
+metadata cannot reach the index. Score keys come from
+:meth:`Hit.score_metadata <shortlist.documents.Hit.score_metadata>`, so both adapters write
+the same names.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.documents import Document as LCDocument
 
-from shortlist.documents import FUSED_SCORE_KEY, Document, Hit
-from shortlist.pipeline import candidate
+from shortlist._adapters import candidate
+from shortlist.documents import Document, Hit
 
 
 def hit_to_lc(hit: Hit) -> LCDocument:
     """A retrieval/pipeline hit as a LangChain document carrying its stage scores."""
-    metadata: dict[str, Any] = dict(hit.document.metadata)
-    metadata.update(hit.score_metadata())
+    metadata = {**hit.document.metadata_copy(), **hit.score_metadata()}
     return LCDocument(id=hit.id, page_content=hit.text, metadata=metadata)
 
 
 def document_to_lc(doc: Document) -> LCDocument:
     """A stored document as a LangChain document, metadata exactly as stored (no scores)."""
-    return LCDocument(id=doc.id, page_content=doc.text, metadata=dict(doc.metadata))
+    return LCDocument(id=doc.id, page_content=doc.text, metadata=doc.metadata_copy())
 
 
 def lc_to_candidates(documents: Sequence[LCDocument]) -> list[Hit]:
@@ -37,10 +38,7 @@ def lc_to_candidates(documents: Sequence[LCDocument]) -> list[Hit]:
     ]
 
 
-def reranked_copy(original: LCDocument, hit: Hit, *, fused: bool) -> LCDocument:
-    """A copy of ``original`` with the rerank scores added to (a copy of) its metadata."""
-    metadata: dict[str, Any] = dict(original.metadata)
-    metadata.update(hit.score_metadata())
-    if fused:
-        metadata[FUSED_SCORE_KEY] = hit.score
+def reranked_copy(original: LCDocument, hit: Hit) -> LCDocument:
+    """A copy of ``original`` with the rerank scores added to (a deep copy of) its metadata."""
+    metadata = {**copy.deepcopy(original.metadata), **hit.score_metadata()}
     return original.model_copy(update={"metadata": metadata})

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 
 _PROBE = "shortlist dimension probe"
@@ -41,9 +42,7 @@ class LangChainEmbeddingsEncoder:
         self.embeddings = embeddings
         if dim is None:
             dim = len(embeddings.embed_query(_PROBE))
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-            raise InvalidInputError(f"dim must be a positive integer, got {dim!r}.")
-        self._dim = dim
+        self._dim = positive_int("dim", dim)
         self._name = name or _default_name(embeddings, dim)
 
     @property

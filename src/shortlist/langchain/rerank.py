@@ -1,9 +1,11 @@
 """``ShortlistRerank``: any shortlist reranker as a LangChain document compressor.
 
-Reranking itself is :func:`shortlist.pipeline.rerank_indexed` (the same function the
-pipeline and the LlamaIndex adapter call); this module only converts documents, holds
-the pydantic fields, and reports a child run to LangChain callbacks so the rerank step
-shows up in traces with its inputs and outputs.
+Reranking itself is :meth:`Reranker.rerank_hits <shortlist.rerank.base.Reranker.rerank_hits>`
+(the path the pipeline and the LlamaIndex adapter take); this module only converts
+documents, holds the pydantic fields, and reports a child run to LangChain callbacks
+(tagged with the reranker's spec) so the rerank step shows up in traces with its inputs
+and outputs. It does not import the index: a compressor over another retriever loads
+neither FAISS nor an encoder.
 """
 
 from __future__ import annotations
@@ -14,22 +16,14 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager, Callbacks
 from langchain_core.documents import BaseDocumentCompressor
 from langchain_core.documents import Document as LCDocument
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict
 
-from shortlist.documents import Hit
-from shortlist.fusion import Fusion
+from shortlist._adapters import CheckedArguments
 from shortlist.langchain._convert import lc_to_candidates, reranked_copy
-from shortlist.pipeline import arerank_indexed, rerank_indexed
 from shortlist.rerank.base import Reranker
 
 
-def _load(spec: str) -> Reranker:
-    from shortlist.rerank import load_reranker  # registry: imports only the chosen backend
-
-    return load_reranker(spec)
-
-
-class ShortlistRerank(BaseDocumentCompressor):
+class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
     """Rerank LangChain documents with a cross-encoder, ONNX model or Cohere.
 
     Output documents are copies of the inputs (inputs are never mutated), best first,
@@ -41,51 +35,22 @@ class ShortlistRerank(BaseDocumentCompressor):
 
     Swap backends with one string: ``ShortlistRerank(reranker="cohere:rerank-v3.5")`` or
     ``ShortlistRerank(reranker="onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8")``.
+    Mistakes raise shortlist's typed errors, exactly as the LlamaIndex ``ShortlistRerank``
+    does: an unknown argument (``topn=3``) or a bad value an
+    :class:`~shortlist.errors.InvalidInputError`, an unknown backend an
+    :class:`~shortlist.errors.UnknownBackendError`.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     reranker: Reranker
     """A :class:`~shortlist.rerank.base.Reranker`, or a spec for ``shortlist.load_reranker``."""
-    top_n: int | None = Field(default=3, ge=1)
+    top_n: int | None = 3
     """Documents to keep (LangChain's default 3); ``None`` keeps all, reordered."""
     score_threshold: float | None = None
     """Drop documents whose relevance score is below this."""
     fusion: str | None = None
     """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``."""
-
-    def __init__(self, **data: Any) -> None:
-        # Load a spec here rather than only in the validator: pydantic would wrap our
-        # typed errors (UnknownBackendError, MissingDependencyError's hint) in a
-        # ValidationError, and callers should be able to catch them by type.
-        if isinstance(data.get("reranker"), str):
-            data["reranker"] = _load(data["reranker"])
-        super().__init__(**data)
-
-    @field_validator("reranker", mode="before")
-    @classmethod
-    def _load_spec(cls, value: Any) -> Any:
-        """Accept a spec string on ``model_validate`` too."""
-        return _load(value) if isinstance(value, str) else value
-
-    @field_validator("fusion")
-    @classmethod
-    def _check_fusion(cls, value: str | None) -> str | None:
-        Fusion.parse(value)  # fail at construction, not at the first query
-        return value
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": self.fusion,
-        }
-
-    def _finish(
-        self, documents: list[LCDocument], pairs: Sequence[tuple[int, Hit]]
-    ) -> list[LCDocument]:
-        fused = Fusion.parse(self.fusion) is not None
-        return [reranked_copy(documents[i], hit, fused=fused) for i, hit in pairs]
 
     def compress_documents(
         self,
@@ -95,16 +60,19 @@ class ShortlistRerank(BaseDocumentCompressor):
     ) -> Sequence[LCDocument]:
         """Rerank ``documents`` against ``query``; returns scored copies, best first."""
         docs = list(documents)
-        run = CallbackManager.configure(callbacks).on_chain_start(
+        manager = CallbackManager.configure(callbacks, local_metadata=self._trace_metadata())
+        run = manager.on_chain_start(
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
         try:
-            pairs = (
-                rerank_indexed(self.reranker, query, lc_to_candidates(docs), **self._options())
-                if docs
-                else []
+            ranked = self.reranker.rerank_hits(
+                query,
+                lc_to_candidates(docs),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
             )
-            out = self._finish(docs, pairs)
+            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
@@ -119,20 +87,24 @@ class ShortlistRerank(BaseDocumentCompressor):
     ) -> Sequence[LCDocument]:
         """Async :meth:`compress_documents` via the reranker's native async path."""
         docs = list(documents)
-        run = await AsyncCallbackManager.configure(callbacks).on_chain_start(
+        manager = AsyncCallbackManager.configure(callbacks, local_metadata=self._trace_metadata())
+        run = await manager.on_chain_start(
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
         try:
-            pairs = (
-                await arerank_indexed(
-                    self.reranker, query, lc_to_candidates(docs), **self._options()
-                )
-                if docs
-                else []
+            ranked = await self.reranker.arerank_hits(
+                query,
+                lc_to_candidates(docs),
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
             )
-            out = self._finish(docs, pairs)
+            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
             await run.on_chain_error(exc)
             raise
         await run.on_chain_end({"documents": out})
         return out
+
+    def _trace_metadata(self) -> dict[str, Any]:
+        return {"reranker": self.reranker.spec, "top_n": self.top_n, "fusion": self.fusion}

@@ -8,23 +8,28 @@ async path calls the core's async search (worker pool + the reranker's native as
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
     CallbackManagerForRetrieverRun,
 )
 from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict
 
+from shortlist._adapters import CheckedArguments
+from shortlist._retrieve import aretrieve, check_k, check_source, retrieve
+from shortlist._validate import known_names
 from shortlist.index import Filter, Index
 from shortlist.langchain._convert import hit_to_lc
-from shortlist.pipeline import Pipeline, aretrieve, retrieve
+from shortlist.pipeline import Pipeline
 
 DEFAULT_K = 4
 """LangChain's usual number of documents, used for an index when ``k`` is not set."""
 
 
-class ShortlistRetriever(BaseRetriever):
+class ShortlistRetriever(CheckedArguments, BaseRetriever):
     """Retrieve from a shortlist ``Index`` (stage 1) or ``Pipeline`` (stage 1 + rerank).
 
     Returned documents are new LangChain documents: ``id`` is the shortlist document id,
@@ -32,27 +37,29 @@ class ShortlistRetriever(BaseRetriever):
     ``retrieval_rank`` and, when a pipeline reranked, ``relevance_score``.
 
     Both ``k`` and ``filter`` can be overridden per call:
-    ``retriever.invoke("q", k=10, filter={"year": {"$gte": 2020}})``.
+    ``retriever.invoke("q", k=10, filter={"year": {"$gte": 2020}})``. Over a pipeline,
+    ``k`` may not exceed its ``fetch_k`` (an :class:`~shortlist.errors.InvalidInputError`
+    says so, instead of silently returning fewer documents).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     index: Index | None = None
     """The index to search. Exactly one of ``index`` and ``pipeline`` must be given."""
     pipeline: Pipeline | None = None
     """A retrieve-and-rerank pipeline; its output (not its candidates) is returned."""
-    k: int | None = Field(default=None, ge=1)
+    k: int | None = None
     """Documents to return. ``None``: 4 for an index, the pipeline's ``top_n`` for a pipeline."""
     filter: Filter | None = None
     """Metadata filter (see :mod:`shortlist.index.filters`), applied before ranking."""
 
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> ShortlistRetriever:
-        if (self.index is None) == (self.pipeline is None):
-            raise ValueError(
-                "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
-            )
-        return self
+    @classmethod
+    def _check_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Typed errors for mistakes, as the LlamaIndex retriever raises them."""
+        known_names(cls.__name__, data, cls.model_fields)
+        source = check_source(data.get("index"), data.get("pipeline"))
+        check_k("k", data.get("k"), source, allow_none=True)
+        return data
 
     def _source(self) -> Index | Pipeline:
         return self.pipeline if self.pipeline is not None else self.index  # type: ignore[return-value]
@@ -74,7 +81,7 @@ class ShortlistRetriever(BaseRetriever):
     ) -> list[LCDocument]:
         """``k``/``filter`` given at invoke time replace the configured ones for that call."""
         flt = filter if filter is not None else self.filter
-        hits = retrieve(self._source(), query, self._k(k), filter=flt)
+        hits = retrieve(self._source(), query, self._k(k), name="k", filter=flt)
         return [hit_to_lc(h) for h in hits]
 
     async def _aget_relevant_documents(
@@ -87,5 +94,5 @@ class ShortlistRetriever(BaseRetriever):
     ) -> list[LCDocument]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
         flt = filter if filter is not None else self.filter
-        hits = await aretrieve(self._source(), query, self._k(k), filter=flt)
+        hits = await aretrieve(self._source(), query, self._k(k), name="k", filter=flt)
         return [hit_to_lc(h) for h in hits]

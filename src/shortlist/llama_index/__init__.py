@@ -3,17 +3,41 @@
 ``from shortlist.llama_index import ShortlistRetriever, ShortlistRerank``. Importing this
 package without ``llama-index-core`` installed raises
 :class:`~shortlist.errors.MissingDependencyError` with the pip command, instead of a bare
-``ModuleNotFoundError`` from deep inside a submodule.
+``ModuleNotFoundError`` from deep inside a submodule. Names load lazily: importing
+``ShortlistRerank`` loads neither the index nor FAISS.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from shortlist._optional import require
 
 require("llama_index.core", feature="shortlist.llama_index")
 
-from shortlist.llama_index.filters import to_shortlist_filter  # noqa: E402
-from shortlist.llama_index.rerank import ShortlistRerank  # noqa: E402
-from shortlist.llama_index.retriever import ShortlistRetriever  # noqa: E402
+if TYPE_CHECKING:
+    from shortlist.llama_index.filters import to_shortlist_filter
+    from shortlist.llama_index.rerank import ShortlistRerank
+    from shortlist.llama_index.retriever import ShortlistRetriever
+
+_LAZY = {
+    "ShortlistRerank": "shortlist.llama_index.rerank",
+    "ShortlistRetriever": "shortlist.llama_index.retriever",
+    "to_shortlist_filter": "shortlist.llama_index.filters",
+}
 
 __all__ = ["ShortlistRerank", "ShortlistRetriever", "to_shortlist_filter"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shortlist.llama_index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -17,8 +17,8 @@ from typing import Any
 
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, TextNode
 
-from shortlist.documents import FUSED_SCORE_KEY, Hit
-from shortlist.pipeline import candidate
+from shortlist._adapters import candidate
+from shortlist.documents import Hit
 
 
 def hit_to_node(hit: Hit) -> NodeWithScore:
@@ -27,7 +27,7 @@ def hit_to_node(hit: Hit) -> NodeWithScore:
     node = TextNode(
         id_=hit.id,
         text=hit.text,
-        metadata={**copy.deepcopy(dict(hit.document.metadata)), **scores},
+        metadata={**hit.document.metadata_copy(), **scores},
         excluded_llm_metadata_keys=list(scores),
         excluded_embed_metadata_keys=list(scores),
     )
@@ -45,12 +45,9 @@ def node_to_candidate(position: int, node: NodeWithScore) -> Hit:
     )
 
 
-def reranked_node(original: NodeWithScore, hit: Hit, *, fused: bool) -> NodeWithScore:
+def reranked_node(original: NodeWithScore, hit: Hit) -> NodeWithScore:
     """A new ``NodeWithScore`` over a copy of ``original.node``, carrying the rerank scores."""
-    scores: dict[str, Any] = dict(hit.score_metadata())
-    if fused:
-        scores[FUSED_SCORE_KEY] = hit.score
-    return NodeWithScore(node=_with_scores(original.node, scores), score=hit.score)
+    return NodeWithScore(node=_with_scores(original.node, hit.score_metadata()), score=hit.score)
 
 
 def _with_scores(node: BaseNode, scores: Mapping[str, Any]) -> BaseNode:

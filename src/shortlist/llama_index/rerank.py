@@ -1,34 +1,34 @@
 """``ShortlistRerank``: any shortlist Reranker as a LlamaIndex node postprocessor.
 
 Thin on purpose: the scoring, sorting, threshold, fusion and ``top_n`` cut are the
-core's :func:`~shortlist.pipeline.rerank_indexed` (the same function the pipeline and the
-LangChain compressor use), and the reranker scores node text only
+core's :meth:`Reranker.rerank_hits <shortlist.rerank.base.Reranker.rerank_hits>` (the
+path the pipeline and the LangChain compressor take), and the reranker scores node text only
 (``MetadataMode.NONE``), never the ``"key: value"`` metadata header LlamaIndex's own
 rerankers feed their models. This module only converts nodes and emits LlamaIndex's
 events, and does so without the peers' bugs: input nodes are never mutated,
 ``ReRankStartEvent`` fires after validation, and every start has an end, the empty
-input included.
+input included. It does not import the index (no FAISS, no encoder), and it is built
+and serialised like the LangChain compressor: the same typed errors for the same
+mistakes, and the reranker stored as its portable spec.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import llama_index.core.instrumentation as instrument
-from llama_index.core.bridge.pydantic import Field, field_serializer, field_validator
+from llama_index.core.bridge.pydantic import ConfigDict, Field, field_serializer
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
+from shortlist._adapters import CheckedArguments
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
-from shortlist.fusion import Fusion
 from shortlist.llama_index._convert import node_to_candidate, reranked_node
-from shortlist.pipeline import arerank_indexed, rerank_indexed
 from shortlist.rerank.base import Reranker
 
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
@@ -38,7 +38,7 @@ DEFAULT_TOP_N = 2
 swapping one of them for ``ShortlistRerank`` does not change how many nodes reach the LLM."""
 
 
-class ShortlistRerank(BaseNodePostprocessor):
+class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
     """Rerank retrieved nodes with a shortlist reranker (local cross-encoder, ONNX or Cohere).
 
     Returns new ``NodeWithScore`` objects over copies of the input nodes, best first;
@@ -50,11 +50,13 @@ class ShortlistRerank(BaseNodePostprocessor):
     ``reranker="cohere:rerank-v3.5"``; scores stay on the same 0..1 scale.
     """
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
     reranker: Reranker = Field(
         description="A shortlist Reranker, or a spec string for shortlist.rerank.load_reranker."
     )
     top_n: int | None = Field(
-        default=DEFAULT_TOP_N, ge=1, description="Nodes to keep; None keeps all of them."
+        default=DEFAULT_TOP_N, description="Nodes to keep; None keeps all of them."
     )
     score_threshold: float | None = Field(
         default=None, description="Drop nodes whose relevance score is below this."
@@ -64,26 +66,9 @@ class ShortlistRerank(BaseNodePostprocessor):
         description="Fuse retrieval and rerank scores: 'rrf', 'rrf:k=60', 'weighted:w=0.7'.",
     )
 
-    @field_validator("reranker", mode="before")
-    @classmethod
-    def _load_reranker(cls, value: Any) -> Any:
-        """Accept a spec string (``"onnx:/path"``, ``"cohere:rerank-v3.5"``) as well."""
-        if isinstance(value, str):
-            from shortlist.rerank import load_reranker
-
-            return load_reranker(value)
-        return value
-
-    @field_validator("fusion", mode="before")
-    @classmethod
-    def _parse_fusion(cls, value: Any) -> str | None:
-        """Fail at construction on a bad spec; store the normalised form (``"rrf:k=60"``)."""
-        parsed = Fusion.parse(value)
-        return None if parsed is None else str(parsed)
-
     @field_serializer("reranker")
-    def _reranker_name(self, reranker: Reranker) -> str:
-        return _model_name(reranker)
+    def _reranker_spec(self, reranker: Reranker) -> str:
+        return reranker.spec
 
     @classmethod
     def class_name(cls) -> str:
@@ -94,9 +79,14 @@ class ShortlistRerank(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            if candidates:
-                ranked = rerank_indexed(self.reranker, query, candidates, **self._options())
-                out.extend(self._wrap(nodes, ranked))
+            ranked = self.reranker.rerank_hits(
+                query,
+                candidates,
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
+            )
+            out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
 
     @dispatcher.span  # the sync method gets its span from DispatcherSpanMixin
@@ -106,23 +96,15 @@ class ShortlistRerank(BaseNodePostprocessor):
         """Native async: the reranker's async path (worker pool, or Cohere's async client)."""
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            if candidates:
-                ranked = await arerank_indexed(self.reranker, query, candidates, **self._options())
-                out.extend(self._wrap(nodes, ranked))
+            ranked = await self.reranker.arerank_hits(
+                query,
+                candidates,
+                top_n=self.top_n,
+                score_threshold=self.score_threshold,
+                fusion=self.fusion,
+            )
+            out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
-
-    def _options(self) -> dict[str, Any]:
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": self.fusion,
-        }
-
-    def _wrap(
-        self, nodes: Sequence[NodeWithScore], ranked: list[tuple[int, Hit]]
-    ) -> list[NodeWithScore]:
-        fused = self.fusion is not None
-        return [reranked_node(nodes[i], hit, fused=fused) for i, hit in ranked]
 
     @contextmanager
     def _events(
@@ -134,7 +116,7 @@ class ShortlistRerank(BaseNodePostprocessor):
         callback manager records it and the dispatcher span around the method is dropped
         with the error.
         """
-        name = _model_name(self.reranker)
+        name = self.reranker.spec
         top_n = self.top_n if self.top_n is not None else len(nodes)
         dispatcher.event(
             ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=name)
@@ -172,19 +154,3 @@ def _validate(
                 f"nodes[{i}] is a {type(node).__name__}; pass NodeWithScore objects."
             )
     return query, [node_to_candidate(i, n) for i, n in enumerate(nodes)]
-
-
-def _model_name(reranker: Reranker) -> str:
-    """The reranker as a spec, e.g. ``"onnx:/models/ms-marco-MiniLM-L-12-v2-onnx-int8"``.
-
-    Used as the events' ``model_name`` and as the serialised form of the field, so a
-    serialised postprocessor names a model that ``load_reranker`` can load again.
-    """
-    spec = getattr(reranker, "spec", None)
-    if isinstance(spec, str) and spec:
-        return spec
-    for attr in ("model_name", "model", "model_path", "name"):
-        value = getattr(reranker, attr, None)
-        if isinstance(value, str | os.PathLike) and str(value):
-            return f"{reranker.backend}:{os.fspath(value)}"
-    return f"{reranker.backend}:{type(reranker).__name__}"

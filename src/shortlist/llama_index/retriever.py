@@ -15,11 +15,11 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 
-from shortlist.errors import InvalidInputError
+from shortlist._retrieve import Source, aretrieve, check_k, check_source, retrieve
 from shortlist.index import Filter, Index
 from shortlist.llama_index._convert import hit_to_node
 from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
-from shortlist.pipeline import Pipeline, aretrieve, retrieve
+from shortlist.pipeline import Pipeline
 
 DEFAULT_SIMILARITY_TOP_K = 10
 """Nodes returned from an index when ``similarity_top_k`` is not set."""
@@ -40,7 +40,9 @@ class ShortlistRetriever(BaseRetriever):
         pipeline: a retrieve-and-rerank pipeline; its output (not its candidates) is
             returned.
         similarity_top_k: nodes to return. ``None``: 10 for an index, the pipeline's
-            ``top_n`` for a pipeline.
+            ``top_n`` for a pipeline, whose ``fetch_k`` it may not exceed (an
+            :class:`~shortlist.errors.InvalidInputError` says so, instead of silently
+            returning fewer nodes).
         filters: LlamaIndex ``MetadataFilters`` (EQ, NE, IN, NIN, GT, GTE, LT, LTE;
             AND/OR/NOT; nested) or a shortlist filter dict/callable, applied before
             ranking (pre-filtering: no recall lost).
@@ -59,17 +61,7 @@ class ShortlistRetriever(BaseRetriever):
         objects: list[IndexNode] | None = None,
         verbose: bool = False,
     ) -> None:
-        if (index is None) == (pipeline is None):
-            raise InvalidInputError(
-                "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
-            )
-        if index is not None and not isinstance(index, Index):
-            raise InvalidInputError(f"index must be a shortlist Index, got {type(index).__name__}.")
-        if pipeline is not None and not isinstance(pipeline, Pipeline):
-            raise InvalidInputError(
-                f"pipeline must be a shortlist Pipeline, got {type(pipeline).__name__}."
-            )
-        self._source: Index | Pipeline = index if index is not None else pipeline  # type: ignore[assignment]
+        self._source: Source = check_source(index, pipeline)
         self.similarity_top_k = similarity_top_k
         self.filters = filters
         super().__init__(
@@ -100,13 +92,7 @@ class ShortlistRetriever(BaseRetriever):
 
     @similarity_top_k.setter
     def similarity_top_k(self, value: int | None) -> None:
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise InvalidInputError(
-                f"similarity_top_k must be a positive integer or None, got {value!r}."
-            )
-        self._top_k = value
+        self._top_k = check_k("similarity_top_k", value, self._source, allow_none=True)
 
     @property
     def filters(self) -> LlamaFilter | None:
@@ -120,14 +106,22 @@ class ShortlistRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = retrieve(
-            self._source, query_bundle.query_str, self.similarity_top_k, filter=self._core_filter
+            self._source,
+            query_bundle.query_str,
+            self.similarity_top_k,
+            name="similarity_top_k",
+            filter=self._core_filter,
         )
         return [hit_to_node(h) for h in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
         hits = await aretrieve(
-            self._source, query_bundle.query_str, self.similarity_top_k, filter=self._core_filter
+            self._source,
+            query_bundle.query_str,
+            self.similarity_top_k,
+            name="similarity_top_k",
+            filter=self._core_filter,
         )
         return [hit_to_node(h) for h in hits]
 

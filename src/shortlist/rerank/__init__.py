@@ -26,8 +26,10 @@ import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from shortlist._validate import known_names
 from shortlist.errors import InvalidInputError, UnknownBackendError
-from shortlist.rerank.base import Reranker, RerankResult
+from shortlist.rerank.base import Reranker
+from shortlist.rerank.ranking import RerankResult
 
 if TYPE_CHECKING:
     from shortlist.rerank.cohere import CohereReranker
@@ -56,14 +58,12 @@ __all__ = [
     "OnnxReranker",
     "RerankResult",
     "Reranker",
-    "backend_class",
+    "as_reranker",
     "load_reranker",
-    "parse_spec",
-    "spec_options",
 ]
 
 
-def parse_spec(spec: str) -> tuple[str, str | None]:
+def _parse_spec(spec: str) -> tuple[str, str | None]:
     """Split ``"backend[:model][?options]"`` into (backend, model or None), validating both."""
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(
@@ -88,10 +88,10 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return backend, (model.strip() if sep else None)
 
 
-def spec_options(spec: str) -> dict[str, Any]:
+def _spec_options(spec: str) -> dict[str, Any]:
     """The ``?name=value&...`` options of a spec, with scalar values converted.
 
-    >>> spec_options("onnx:/models/x?dequantize=true&threads=2")
+    >>> _spec_options("onnx:/models/x?dequantize=true&threads=2")
     {'dequantize': True, 'threads': 2}
     """
     _, sep, query = spec.strip().partition("?")
@@ -124,9 +124,9 @@ def _scalar(raw: str) -> Any:
     return raw
 
 
-def backend_class(name: str) -> type[Reranker]:
+def _backend_class(name: str) -> type[Reranker]:
     """Import and return the class registered for backend ``name``."""
-    backend, _ = parse_spec(name)
+    backend, _ = _parse_spec(name)
     module_name, _, class_name = BACKENDS[backend].partition(":")
     cls: type[Reranker] = getattr(importlib.import_module(module_name), class_name)
     return cls
@@ -145,8 +145,8 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
     backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
     valid ones (instead of a bare ``TypeError`` from deep inside).
     """
-    backend, model = parse_spec(spec)
-    in_spec = spec_options(spec)
+    backend, model = _parse_spec(spec)
+    in_spec = _spec_options(spec)
     twice = sorted(set(in_spec) & set(options))
     if twice:
         raise InvalidInputError(
@@ -154,18 +154,8 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
             "keyword arguments. Give each once."
         )
     options = {**in_spec, **options}
-    cls = backend_class(backend)
-    accepted = _keyword_params(cls)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        hints = []
-        for opt in unknown:
-            close = difflib.get_close_matches(opt, accepted, n=1)
-            hints.append(f"{opt!r} (did you mean {close[0]!r}?)" if close else repr(opt))
-        raise InvalidInputError(
-            f"Unknown option(s) for the {backend!r} reranker: {', '.join(hints)}. "
-            f"Valid options: {', '.join(accepted)}."
-        )
+    cls = _backend_class(backend)
+    known_names(f"the {backend!r} reranker", options, _keyword_params(cls))
     if model is not None:
         if "model" in options:
             raise InvalidInputError(
@@ -174,6 +164,22 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
             )
         options["model"] = model
     return cls(**options)
+
+
+def as_reranker(reranker: Reranker | str) -> Reranker:
+    """A :class:`Reranker` as is, or a spec string loaded with :func:`load_reranker`.
+
+    The one place that accepts "a reranker or its spec", so the pipeline, both framework
+    adapters, evaluation and the CLI take the same inputs and raise the same errors.
+    """
+    if isinstance(reranker, Reranker):
+        return reranker
+    if isinstance(reranker, str):
+        return load_reranker(reranker)
+    raise InvalidInputError(
+        f"reranker must be a shortlist Reranker or a spec string such as 'onnx:<model>' or "
+        f"'cohere:rerank-v3.5', got {type(reranker).__name__}."
+    )
 
 
 def _keyword_params(cls: type[Reranker]) -> list[str]:

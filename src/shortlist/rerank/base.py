@@ -1,8 +1,10 @@
 """The reranker interface every backend implements (template method).
 
-``rerank``/``arerank`` validate input, ask the backend for one score per text, sort stably
-(ties keep input order), apply ``score_threshold`` and cut to ``top_n``. Backends implement
-only ``_score`` (and ``_ascore`` when they have a native async path, as Cohere does).
+``rerank``/``rerank_hits`` (and their async twins) validate input, ask the backend for one
+score per text, and hand the scores to :mod:`shortlist.rerank.ranking`, which sorts stably
+(ties keep input order), fuses, applies ``score_threshold`` and cuts to ``top_n``. Backends
+implement only ``_score`` (and ``_ascore`` when they have a native async path, as Cohere
+does), plus ``spec`` so that ``load_reranker(r.spec)`` rebuilds them.
 Scores are higher-is-better; local backends default to sigmoid probabilities in 0..1 so
 that swapping a local model for Cohere does not change the score scale.
 """
@@ -11,13 +13,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
 
 from shortlist._executor import run_blocking
+from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
+from shortlist.rerank.fusion import Fusion
+from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
 
 Activation = Literal["sigmoid", "none"]
 """What local backends do with the model's logit: ``"sigmoid"`` (0..1) or ``"none"`` (raw)."""
@@ -46,19 +50,41 @@ def apply_activation(logits: np.ndarray, activation: Activation) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class RerankResult:
-    """One chosen candidate: its position in the input and its relevance score."""
+def format_spec(backend: str, model: str, options: dict[str, object | None]) -> str:
+    """``"backend:model?name=value&..."``, the inverse of ``load_reranker``'s parser.
 
-    index: int
-    score: float
+    ``None`` options are left out (the backend's default applies on reload).
+    """
+    rendered = {
+        k: ("true" if v else "false") if isinstance(v, bool) else str(v)
+        for k, v in options.items()
+        if v is not None
+    }
+    query = "&".join(f"{k}={v}" for k, v in rendered.items())
+    return f"{backend}:{model}" + (f"?{query}" if query else "")
 
 
 class Reranker(ABC):
-    """Scores (query, text) pairs; subclasses implement :meth:`_score`."""
+    """Scores (query, text) pairs; subclasses implement :meth:`_score`.
+
+    Two entry points share one ranking path (:mod:`shortlist.rerank.ranking`):
+    :meth:`rerank` for plain texts and :meth:`rerank_hits` for stage-1 hits, which keeps
+    their retrieval scores and can fuse with them.
+    """
 
     #: short backend name used in specs and logs, e.g. ``"onnx"``
     backend: str = "base"
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec.
+
+        Backends override it to name the model as the user gave it plus every option that
+        changes scores, so ``load_reranker(r.spec)`` reproduces ``r``'s scores; traces,
+        LlamaIndex events, serialised adapters and evaluation labels all use it. This
+        default names only the backend.
+        """
+        return self.backend
 
     def rerank(
         self,
@@ -67,12 +93,20 @@ class Reranker(ABC):
         *,
         top_n: int | None = None,
         score_threshold: float | None = None,
+        fusion: Fusion | str | None = None,
     ) -> list[RerankResult]:
-        """Return the best ``top_n`` texts as (input index, score), best first."""
-        texts = _validate(query, texts, top_n, score_threshold)
-        if not texts:
-            return []
-        return _select(self._checked(self._score(query, texts), len(texts)), top_n, score_threshold)
+        """The best ``top_n`` texts as (input position, final score), best first.
+
+        ``score_threshold`` applies to the relevance score. With ``fusion`` the input
+        order stands in for the retrieval ranking, and the final score is the fused one.
+        """
+        options = RankOptions.of(top_n, score_threshold, fusion)  # fail before scoring
+        return select(
+            self.score(query, texts),
+            top_n=options.top_n,
+            score_threshold=options.score_threshold,
+            fusion=options.fusion,
+        )
 
     async def arerank(
         self,
@@ -81,26 +115,78 @@ class Reranker(ABC):
         *,
         top_n: int | None = None,
         score_threshold: float | None = None,
+        fusion: Fusion | str | None = None,
     ) -> list[RerankResult]:
         """Async :meth:`rerank`: never blocks the event loop."""
-        texts = _validate(query, texts, top_n, score_threshold)
-        if not texts:
-            return []
-        scores = await self._ascore(query, texts)
-        return _select(self._checked(scores, len(texts)), top_n, score_threshold)
+        options = RankOptions.of(top_n, score_threshold, fusion)
+        return select(
+            await self.ascore(query, texts),
+            top_n=options.top_n,
+            score_threshold=options.score_threshold,
+            fusion=options.fusion,
+        )
+
+    def rerank_hits(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        *,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+        fusion: Fusion | str | None = None,
+    ) -> list[tuple[int, Hit]]:
+        """Rerank stage-1 hits: (input position, reranked hit) pairs, best first.
+
+        The reranker scores ``hit.document.text``. Output hits keep the retrieval score
+        and rank and gain ``relevance_score`` (and ``fused_score`` with ``fusion``, which
+        fuses with the hits' retrieval scores, or their ranks when a score is missing);
+        ``score`` is the final score. The positions let a caller map results back to its
+        own objects (the framework adapters copy their documents with them).
+        """
+        options = RankOptions.of(top_n, score_threshold, fusion)
+        items = _check_hits(hits)
+        relevance = self.score(query, [h.document.text for h in items])
+        return rank_hits(
+            items,
+            relevance,
+            top_n=options.top_n,
+            score_threshold=options.score_threshold,
+            fusion=options.fusion,
+        )
+
+    async def arerank_hits(
+        self,
+        query: str,
+        hits: Sequence[Hit],
+        *,
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+        fusion: Fusion | str | None = None,
+    ) -> list[tuple[int, Hit]]:
+        """Async :meth:`rerank_hits` (the backend's native async path)."""
+        options = RankOptions.of(top_n, score_threshold, fusion)
+        items = _check_hits(hits)
+        relevance = await self.ascore(query, [h.document.text for h in items])
+        return rank_hits(
+            items,
+            relevance,
+            top_n=options.top_n,
+            score_threshold=options.score_threshold,
+            fusion=options.fusion,
+        )
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text, in input order (no sorting, no cut)."""
-        texts = _validate(query, texts, None, None)
+        texts = _validate(query, texts)
         if not texts:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float64)
         return self._checked(self._score(query, texts), len(texts))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """Async :meth:`score`."""
-        texts = _validate(query, texts, None, None)
+        texts = _validate(query, texts)
         if not texts:
-            return np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.float64)
         return self._checked(await self._ascore(query, texts), len(texts))
 
     @abstractmethod
@@ -123,9 +209,7 @@ class Reranker(ABC):
         return arr
 
 
-def _validate(
-    query: str, texts: Sequence[str], top_n: int | None, score_threshold: float | None
-) -> list[str]:
+def _validate(query: str, texts: Sequence[str]) -> list[str]:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError("query must be a non-empty string.")
     if isinstance(texts, str):
@@ -136,19 +220,16 @@ def _validate(
             raise InvalidInputError(
                 f"texts[{i}] is a {type(t).__name__}; every candidate must be a str."
             )
-    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
-        raise InvalidInputError(f"top_n must be a positive integer or None, got {top_n!r}.")
-    if score_threshold is not None and not isinstance(score_threshold, int | float):
-        raise InvalidInputError(f"score_threshold must be a number, got {score_threshold!r}.")
     return out
 
 
-def _select(
-    scores: np.ndarray, top_n: int | None, score_threshold: float | None
-) -> list[RerankResult]:
-    order = np.argsort(-scores, kind="stable")
-    if score_threshold is not None:
-        order = order[scores[order] >= score_threshold]
-    if top_n is not None:
-        order = order[:top_n]
-    return [RerankResult(index=int(i), score=float(scores[i])) for i in order]
+def _check_hits(hits: Sequence[Hit]) -> list[Hit]:
+    if isinstance(hits, Hit | str) or not isinstance(hits, Sequence):
+        raise InvalidInputError("hits must be a sequence of shortlist Hits.")
+    out = list(hits)
+    for i, h in enumerate(out):
+        if not isinstance(h, Hit):
+            raise InvalidInputError(
+                f"hits[{i}] is a {type(h).__name__}; every candidate must be a shortlist Hit."
+            )
+    return out

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import finite_number, int_at_least, positive_int
 from shortlist.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -38,7 +39,7 @@ from shortlist.errors import (
     RerankerTimeoutError,
     ShortlistError,
 )
-from shortlist.rerank.base import Reranker
+from shortlist.rerank.base import Reranker, format_spec
 
 DEFAULT_MODEL = "rerank-v3.5"
 DEFAULT_BASE_URL = "https://api.cohere.com"
@@ -91,22 +92,16 @@ class CohereReranker(Reranker):
             raise AuthenticationError(
                 "No Cohere API key: pass api_key='...' or set the CO_API_KEY environment variable."
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-            raise InvalidInputError(
-                f"timeout must be a positive number of seconds, got {timeout!r}."
-            )
-        _check_int("max_retries", max_retries, minimum=0)
-        _check_int("max_docs_per_request", max_docs_per_request, minimum=1)
-        if max_tokens_per_doc is not None:
-            _check_int("max_tokens_per_doc", max_tokens_per_doc, minimum=1)
+        self.timeout = finite_number("timeout (seconds)", timeout, positive=True)
+        self.max_retries = int_at_least("max_retries", max_retries, 0)
+        self.max_docs_per_request = positive_int("max_docs_per_request", max_docs_per_request)
+        self.max_tokens_per_doc = positive_int(
+            "max_tokens_per_doc", max_tokens_per_doc, allow_none=True
+        )
         self.model = model
         self.base_url = normalize_base_url(
             base_url or os.environ.get("CO_API_URL") or DEFAULT_BASE_URL
         )
-        self.timeout = float(timeout)
-        self.max_retries = max_retries
-        self.max_tokens_per_doc = max_tokens_per_doc
-        self.max_docs_per_request = max_docs_per_request
         self._client_args: dict[str, Any] = {
             "api_key": key,
             "base_url": self.base_url,
@@ -130,6 +125,21 @@ class CohereReranker(Reranker):
         return (
             f"CohereReranker(model={self.model!r}, base_url={self.base_url!r}, "
             f"timeout={self.timeout}, max_retries={self.max_retries})"
+        )
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec: the model, the
+        endpoint when it is not Cohere's (a proxy or private deployment answers with its
+        own scores) and ``max_tokens_per_doc``. Never the API key: a reload reads it from
+        ``CO_API_KEY`` (or takes ``api_key=``), so a serialised spec is safe to share."""
+        return format_spec(
+            self.backend,
+            self.model,
+            {
+                "base_url": None if self.base_url == DEFAULT_BASE_URL else self.base_url,
+                "max_tokens_per_doc": self.max_tokens_per_doc,
+            },
         )
 
     # -- sync and async paths ------------------------------------------------------------
@@ -369,8 +379,3 @@ def _message(body: Any, limit: int = 500) -> str:
         body = body.get("message") or body.get("detail") or body.get("error") or body
     text = str(body).strip() if body is not None else "(empty body)"
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}.")

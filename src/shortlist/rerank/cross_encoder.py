@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import int_at_least, positive_int
 from shortlist.errors import InvalidInputError, ModelNotFoundError
 from shortlist.models import canonical_id, how_to_get, resolve_model
-from shortlist.rerank.base import Reranker, apply_activation, check_activation
+from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
 from shortlist.rerank.windows import WindowOptions, best_per_text, span_text, window_spans
 
 logger = logging.getLogger(__name__)
@@ -67,15 +68,8 @@ class CrossEncoderReranker(Reranker):
     ) -> None:
         st = require("sentence_transformers", feature="The cross-encoder reranker")
         torch = require("torch", feature="The cross-encoder reranker")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
-        ):
-            raise InvalidInputError(
-                f"max_length must be an integer >= 8 or None, got {max_length!r}."
-            )
-        self.batch_size = batch_size
+        self.batch_size = positive_int("batch_size", batch_size)
+        self._max_length_given = int_at_least("max_length", max_length, 8, allow_none=True)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
         self.device = device or auto_device()
@@ -113,6 +107,23 @@ class CrossEncoderReranker(Reranker):
             f"CrossEncoderReranker(model={self.model_name!r}, device={self.device!r}, "
             f"batch_size={self.batch_size}, max_length={self.max_length}, "
             f"activation={self.activation!r}, long_documents={self.windows.mode!r})"
+        )
+
+    @property
+    def spec(self) -> str:
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec: the model as
+        given, plus every option that changes scores (device and batch size do not)."""
+        return format_spec(
+            self.backend,
+            self.model_name,
+            {
+                "max_length": self._max_length_given,
+                "activation": None if self.activation == "sigmoid" else self.activation,
+                "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
+                "window_tokens": self.windows.window_tokens,
+                "window_stride": self.windows.window_stride,
+                "trust_remote_code": True if self.trust_remote_code else None,
+            },
         )
 
     def _score(self, query: str, texts: list[str]) -> np.ndarray:

@@ -42,9 +42,10 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
-from shortlist.rerank.base import Reranker, apply_activation, check_activation
+from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
 from shortlist.rerank.dequantize import dequantize_matmuls
 from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
 
@@ -135,17 +136,18 @@ class OnnxReranker(Reranker):
     ) -> None:
         ort = require("onnxruntime", feature="The ONNX reranker", extra="onnx")
         tokenizers = require("tokenizers", feature="The ONNX reranker", extra="onnx")
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.threads = physical_cores() if threads is None else _positive_int("threads", threads)
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.threads = physical_cores() if threads is None else positive_int("threads", threads)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
+        self.model_name = os.fspath(model)
         self.model_path = Path(resolve_model(model, "onnx"))
 
         self._tokenizer: Any = tokenizers.Tokenizer.from_file(
             str(self.model_path / "tokenizer.json")
         )
         limit = _model_max_length(self.model_path, self._tokenizer)
-        self.max_length = limit if max_length is None else _positive_int("max_length", max_length)
+        self.max_length = limit if max_length is None else positive_int("max_length", max_length)
         self._model_max_length = limit
         if self.max_length < 16:
             raise InvalidInputError(f"max_length must be at least 16, got {self.max_length}.")
@@ -202,18 +204,23 @@ class OnnxReranker(Reranker):
 
     @property
     def spec(self) -> str:
-        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec, with every
+        """This reranker as a :func:`~shortlist.rerank.load_reranker` spec: the model as
+        given (a hub id stays a hub id, not the directory it resolved to here) and every
         option that changes its scores, so a serialised adapter reloads the same model."""
-        options = {
-            "dequantize": "true" if self.dequantize else None,
-            "activation": None if self.activation == "sigmoid" else self.activation,
-            "max_length": None if self.max_length == self._model_max_length else self.max_length,
-            "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
-            "window_tokens": self.windows.window_tokens,
-            "window_stride": self.windows.window_stride,
-        }
-        query = "&".join(f"{k}={v}" for k, v in options.items() if v is not None)
-        return f"{self.backend}:{self.model_path}" + (f"?{query}" if query else "")
+        return format_spec(
+            self.backend,
+            self.model_name,
+            {
+                "dequantize": True if self.dequantize else None,
+                "activation": None if self.activation == "sigmoid" else self.activation,
+                "max_length": (
+                    None if self.max_length == self._model_max_length else self.max_length
+                ),
+                "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
+                "window_tokens": self.windows.window_tokens,
+                "window_stride": self.windows.window_stride,
+            },
+        )
 
     def close(self) -> None:
         """Stop the batch worker threads (they are restarted if the reranker is used again)."""
@@ -326,12 +333,6 @@ class OnnxReranker(Reranker):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="shortlist-onnx")
             return self._pool
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}.")
-    return value
 
 
 def _model_max_length(path: Path, tokenizer: Any) -> int:

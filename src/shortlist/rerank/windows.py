@@ -23,6 +23,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 
 LongDocuments = Literal["truncate", "windows"]
@@ -67,13 +68,7 @@ class WindowOptions:
                 f"long_documents must be 'truncate' or 'windows', got {self.mode!r}."
             )
         for name in ("window_tokens", "window_stride"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise InvalidInputError(
-                    f"{name} must be a positive integer or None, got {value!r}."
-                )
+            positive_int(name, getattr(self, name), allow_none=True)
         if self.window_tokens is not None and self.window_tokens < MIN_WINDOW_TOKENS:
             raise InvalidInputError(
                 f"window_tokens={self.window_tokens} is too small; "

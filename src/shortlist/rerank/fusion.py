@@ -9,6 +9,10 @@ never saw; combining the two rankings is a cheap hedge. Two methods:
   candidate set, for when you want to lean on one stage (``w`` = reranker weight).
 
 Specs: ``"rrf"``, ``"rrf:k=60"``, ``"weighted"``, ``"weighted:w=0.7"``.
+
+:func:`best_first` lives here too, as the single ranking sort: fusion ranks each signal
+with it and :mod:`shortlist.rerank.ranking` orders the final scores with it, so ties
+resolve the same way in both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shortlist._validate import finite_number
 from shortlist.errors import InvalidInputError
 
 
@@ -31,6 +36,8 @@ class Fusion:
     def __post_init__(self) -> None:
         if self.method not in ("rrf", "weighted"):
             raise InvalidInputError(f"Unknown fusion {self.method!r}; use 'rrf' or 'weighted'.")
+        finite_number("rrf k", self.k)
+        finite_number("weighted fusion w", self.weight)
         if self.k <= 0:
             raise InvalidInputError(f"rrf k must be positive, got {self.k}.")
         if not 0.0 <= self.weight <= 1.0:
@@ -41,6 +48,11 @@ class Fusion:
         """Parse ``"rrf:k=60"`` / ``"weighted:w=0.7"``; ``None`` or ``"none"`` means no fusion."""
         if spec is None or isinstance(spec, Fusion):
             return spec
+        if not isinstance(spec, str):
+            raise InvalidInputError(
+                f"fusion must be a Fusion, a spec such as 'rrf' or 'weighted:w=0.7', or None; "
+                f"got {spec!r}."
+            )
         name, _, rest = spec.strip().lower().partition(":")
         if name in ("", "none"):
             return None
@@ -72,9 +84,14 @@ class Fusion:
         return f"rrf:k={self.k:g}" if self.method == "rrf" else f"weighted:w={self.weight:g}"
 
 
+def best_first(scores: np.ndarray) -> np.ndarray:
+    """Positions sorted by score, highest first; ties keep input order (a stable sort)."""
+    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+
+
 def _ranks(scores: np.ndarray) -> np.ndarray:
     """1-based ranks, best first; ties broken by input order (which is retrieval order)."""
-    order = np.argsort(-scores, kind="stable")
+    order = best_first(scores)
     ranks = np.empty(len(scores), dtype=np.float64)
     ranks[order] = np.arange(1, len(scores) + 1)
     return ranks

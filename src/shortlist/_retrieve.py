@@ -1,0 +1,66 @@
+"""What both framework retrievers do with an Index or a Pipeline, written once.
+
+The retrievers differ only in what they call the result count (LangChain ``k``,
+LlamaIndex ``similarity_top_k``); errors name it as the caller spelled it.
+"""
+
+from __future__ import annotations
+
+from shortlist._validate import positive_int
+from shortlist.documents import Hit
+from shortlist.errors import InvalidInputError
+from shortlist.index import Filter, Index
+from shortlist.pipeline import Pipeline
+
+Source = Index | Pipeline
+
+
+def check_source(index: Index | None, pipeline: Pipeline | None) -> Source:
+    """The one source a retriever searches: exactly one of an index and a pipeline."""
+    if (index is None) == (pipeline is None):
+        raise InvalidInputError(
+            "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
+        )
+    if index is not None and not isinstance(index, Index):
+        raise InvalidInputError(f"index must be a shortlist Index, got {type(index).__name__}.")
+    if pipeline is not None and not isinstance(pipeline, Pipeline):
+        raise InvalidInputError(
+            f"pipeline must be a shortlist Pipeline, got {type(pipeline).__name__}."
+        )
+    return index if index is not None else pipeline  # type: ignore[return-value]
+
+
+def check_k(name: str, k: object, source: Source | None, *, allow_none: bool = False) -> int | None:
+    """Validate a result count; over a pipeline it may not exceed the pipeline's ``fetch_k``.
+
+    Asking a pipeline for more results than it fetches would silently return fewer, so it
+    is an error that says which knob to turn.
+    """
+    value = positive_int(name, k, allow_none=allow_none)
+    if value is not None and isinstance(source, Pipeline) and value > source.fetch_k:
+        raise InvalidInputError(
+            f"{name}={value} exceeds the pipeline's fetch_k={source.fetch_k}: it can only "
+            f"return candidates that stage 1 fetched. Build the Pipeline with "
+            f"fetch_k>={value}, or ask for fewer."
+        )
+    return value
+
+
+def retrieve(
+    source: Source, query: str, k: int, *, name: str, filter: Filter | None = None
+) -> list[Hit]:
+    """``k`` hits: an index's top ``k``, or a pipeline's reranked top ``k``."""
+    check_k(name, k, source)
+    if isinstance(source, Pipeline):
+        return source.search(query, top_n=k, filter=filter)
+    return source.search(query, k, filter=filter)
+
+
+async def aretrieve(
+    source: Source, query: str, k: int, *, name: str, filter: Filter | None = None
+) -> list[Hit]:
+    """Async :func:`retrieve`."""
+    check_k(name, k, source)
+    if isinstance(source, Pipeline):
+        return await source.asearch(query, top_n=k, filter=filter)
+    return await source.asearch(query, k, filter=filter)
