@@ -6,11 +6,13 @@ LlamaIndex ``similarity_top_k``); errors name it as the caller spelled it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from shortlist._validate import positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
-from shortlist.pipeline import Pipeline
+from shortlist.pipeline import Pipeline, default_mode
 
 Source = Index | Pipeline
 
@@ -46,21 +48,58 @@ def check_k(name: str, k: object, source: Source | None, *, allow_none: bool = F
     return value
 
 
+def stage1(
+    source: Source, mode: str | None, alpha: float | None, sparse_k: int | None
+) -> dict[str, Any]:
+    """Stage-1 options: the caller's, else the pipeline's, else the funnel's default mode.
+
+    A retriever over a bare index is stage 1 of a funnel, so it defaults to the funnel's
+    mode (hybrid where the index has BM25), not to ``Index.search``'s dense.
+    """
+    options: dict[str, Any] = {"mode": mode, "alpha": alpha}
+    if isinstance(source, Index):
+        options["mode"] = mode if mode is not None else default_mode(source)
+        options["sparse_k"] = sparse_k
+    elif sparse_k is not None:
+        raise InvalidInputError(
+            "sparse_k applies to a retriever over an index; a pipeline fetches fetch_k."
+        )
+    return options
+
+
 def retrieve(
-    source: Source, query: str, k: int, *, name: str, filter: Filter | None = None
+    source: Source,
+    query: str,
+    k: int,
+    *,
+    name: str,
+    filter: Filter | None = None,
+    mode: str | None = None,
+    alpha: float | None = None,
+    sparse_k: int | None = None,
 ) -> list[Hit]:
     """``k`` hits: an index's top ``k``, or a pipeline's reranked top ``k``."""
     check_k(name, k, source)
+    options = stage1(source, mode, alpha, sparse_k)
     if isinstance(source, Pipeline):
-        return source.search(query, top_n=k, filter=filter)
-    return source.search(query, k, filter=filter)
+        return source.search(query, top_n=k, filter=filter, **options)
+    return source.search(query, k, filter=filter, **options)
 
 
 async def aretrieve(
-    source: Source, query: str, k: int, *, name: str, filter: Filter | None = None
+    source: Source,
+    query: str,
+    k: int,
+    *,
+    name: str,
+    filter: Filter | None = None,
+    mode: str | None = None,
+    alpha: float | None = None,
+    sparse_k: int | None = None,
 ) -> list[Hit]:
     """Async :func:`retrieve`."""
     check_k(name, k, source)
+    options = stage1(source, mode, alpha, sparse_k)
     if isinstance(source, Pipeline):
-        return await source.asearch(query, top_n=k, filter=filter)
-    return await source.asearch(query, k, filter=filter)
+        return await source.asearch(query, top_n=k, filter=filter, **options)
+    return await source.asearch(query, k, filter=filter, **options)

@@ -52,7 +52,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         query_prompt=args.query_prompt,
         document_prompt=args.document_prompt,
     )
-    index = Index(encoder, spec=args.index_spec, batch_size=args.batch_size)
+    index = Index(encoder, spec=args.index_spec, batch_size=args.batch_size, bm25=not args.no_bm25)
     index.add(docs, show_progress=not args.quiet)
     path = index.save(args.out)
     print(f"Indexed {len(index)} documents with {encoder.name} ({index.spec}) -> {path}")
@@ -61,16 +61,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from shortlist.index import Index
-    from shortlist.pipeline import Pipeline
+    from shortlist.pipeline import Pipeline, default_mode
 
     index = Index.load(args.index, encoder=args.embedder)
     flt = _parse_filter(args.filter)
     if args.reranker:
         top_n = min(5, args.n) if args.m is None else args.m
-        pipe = Pipeline(index, args.reranker, fetch_k=args.n, top_n=top_n, fusion=args.fusion)
+        pipe = Pipeline(
+            index, args.reranker, fetch_k=args.n, top_n=top_n, fusion=args.fusion, mode=args.mode
+        )
         hits = pipe.search(args.query, filter=flt)
     else:
-        hits = index.search(args.query, args.n if args.m is None else args.m, filter=flt)
+        mode = args.mode if args.mode is not None else default_mode(index)
+        hits = index.search(args.query, args.n if args.m is None else args.m, filter=flt, mode=mode)
     if args.json:
         json.dump([h.to_dict() for h in hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -135,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-prompt", default="", help="prefix for queries, e.g. 'query: ' (e5/bge)")
     p.add_argument("--document-prompt", default="", help="prefix for documents, e.g. 'passage: '")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-bm25",
+        action="store_true",
+        help="vectors only: no BM25 index beside them (no bm25/hybrid search)",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="search an index, optionally reranking the candidates")
@@ -144,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedder",
         default=None,
         help="query encoder (default: the model recorded in the index, found by name)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("hybrid", "dense", "bm25"),
+        default=None,
+        help="stage 1: hybrid (BM25 + dense; the default where the index has BM25), dense or bm25",
     )
     p.add_argument("-n", type=int, default=10, help="stage-1 candidates (default 10)")
     p.add_argument(

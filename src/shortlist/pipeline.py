@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from shortlist._validate import finite_number, positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
+from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
@@ -37,6 +39,10 @@ class Pipeline:
     top ``top_n`` retrieval hits. ``top_n`` may not exceed ``fetch_k``: the reranker can
     only return candidates stage 1 fetched, so asking for more is an error rather than
     silently fewer results.
+
+    ``mode`` is stage 1's: ``"hybrid"`` (BM25 + dense, the default where the index has
+    BM25; chosen by evaluation, see docs/results/modes.md), ``"dense"`` or ``"bm25"``;
+    ``alpha`` picks the hybrid fusion (None: rank fusion; 1 = dense only, 0 = BM25 only).
     """
 
     def __init__(
@@ -48,8 +54,14 @@ class Pipeline:
         top_n: int = 5,
         fusion: Fusion | str | None = None,
         score_threshold: float | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> None:
         self.index = index
+        self.mode: str = check_mode(mode if mode is not None else default_mode(index))
+        self.alpha = check_alpha(alpha)
+        if self.mode != "dense" and index.bm25 is None:
+            index.search("probe", 1, mode=self.mode)  # raises the "needs BM25" error
         self.reranker = None if reranker is None else as_reranker(reranker)
         self.fetch_k = positive_int("fetch_k", fetch_k)
         self.top_n = _top_n(positive_int("top_n", top_n), self.fetch_k)
@@ -63,6 +75,8 @@ class Pipeline:
         fetch_k: int | None = None,
         top_n: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> PipelineResult:
         """Both stages, with the candidates and timings (for evaluation and debugging).
 
@@ -70,7 +84,7 @@ class Pipeline:
         """
         n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
-        candidates = self.index.search(query, n_fetch, filter=filter)
+        candidates = self.index.search(query, n_fetch, filter=filter, **self._stage1(mode, alpha))
         t1 = time.perf_counter()
         if self.reranker is None:
             hits = candidates[:n]
@@ -92,11 +106,15 @@ class Pipeline:
         fetch_k: int | None = None,
         top_n: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> PipelineResult:
         """Async :meth:`run`: stage 1 in the worker pool, stage 2 via the reranker's async path."""
         n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
-        candidates = await self.index.asearch(query, n_fetch, filter=filter)
+        candidates = await self.index.asearch(
+            query, n_fetch, filter=filter, **self._stage1(mode, alpha)
+        )
         t1 = time.perf_counter()
         if self.reranker is None:
             hits = candidates[:n]
@@ -118,9 +136,13 @@ class Pipeline:
         fetch_k: int | None = None,
         top_n: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> list[Hit]:
         """The final hits for ``query`` (arguments as in :meth:`run`)."""
-        return self.run(query, fetch_k=fetch_k, top_n=top_n, filter=filter).hits
+        return self.run(
+            query, fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha
+        ).hits
 
     async def asearch(
         self,
@@ -129,9 +151,21 @@ class Pipeline:
         fetch_k: int | None = None,
         top_n: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> list[Hit]:
         """Async :meth:`search`."""
-        return (await self.arun(query, fetch_k=fetch_k, top_n=top_n, filter=filter)).hits
+        result = await self.arun(
+            query, fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha
+        )
+        return result.hits
+
+    def _stage1(self, mode: str | None, alpha: float | None) -> dict[str, Any]:
+        """Index.search options for this call: per-call values win over the pipeline's."""
+        return {
+            "mode": mode if mode is not None else self.mode,
+            "alpha": alpha if alpha is not None else self.alpha,
+        }
 
     def _sizes(self, fetch_k: int | None, top_n: int | None) -> tuple[int, int]:
         """Per-call sizes: ``None`` means the pipeline's own; anything else is validated
@@ -144,8 +178,18 @@ class Pipeline:
         reranker = None if self.reranker is None else self.reranker.spec
         return (
             f"Pipeline({self.index!r}, reranker={reranker!r}, fetch_k={self.fetch_k}, "
-            f"top_n={self.top_n}, fusion={None if self.fusion is None else str(self.fusion)!r})"
+            f"top_n={self.top_n}, fusion={None if self.fusion is None else str(self.fusion)!r}, "
+            f"mode={self.mode!r})"
         )
+
+
+DEFAULT_MODE = "hybrid"
+"""Stage 1 of the funnel where the index has BM25 (see docs/results/modes.md)."""
+
+
+def default_mode(index: Index) -> str:
+    """The funnel's stage-1 mode for ``index``: hybrid where it has BM25, else dense."""
+    return DEFAULT_MODE if index.bm25 is not None else "dense"
 
 
 def _top_n(top_n: int, fetch_k: int) -> int:

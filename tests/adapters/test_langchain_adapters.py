@@ -69,7 +69,7 @@ def _is_descending(values: list[float]) -> bool:
 # ---------------------------------------------------------------------------- retriever
 def test_retriever_returns_ids_metadata_and_scores(lc_index: Index) -> None:  # noqa: F811
     docs = ShortlistRetriever(index=lc_index, k=5).invoke(QUERY)
-    hits = lc_index.search(QUERY, 5)
+    hits = lc_index.search(QUERY, 5, mode="hybrid")  # the funnel default
     assert [d.id for d in docs] == [h.id for h in hits]
     for doc, hit in zip(docs, hits, strict=True):
         assert doc.page_content == hit.text
@@ -164,7 +164,7 @@ def test_compression_retriever_sync(lc_index: Index, lc_reranker: Reranker) -> N
     docs = _compression(lc_index, lc_reranker).invoke(QUERY, config={"callbacks": [rec]})
     assert len(docs) == 3  # LangChain's top_n convention
     assert _is_descending(_scores(docs, RELEVANCE_SCORE_KEY))
-    retrieved = {h.id: h for h in lc_index.search(QUERY, FETCH)}
+    retrieved = {h.id: h for h in lc_index.search(QUERY, FETCH, mode="hybrid")}
     for doc in docs:  # stage-1 scores survive the rerank
         hit = retrieved[doc.id]
         assert doc.metadata[RETRIEVAL_SCORE_KEY] == pytest.approx(hit.score)

@@ -40,7 +40,7 @@ def _meta_filter(key: str, value: Any, op: FilterOperator = FilterOperator.EQ) -
 
 def test_retriever_nodes_are_the_index_hits(li_index: Index) -> None:
     nodes = ShortlistRetriever(index=li_index, similarity_top_k=7).retrieve(QUERY)
-    hits = li_index.search(QUERY, 7)
+    hits = li_index.search(QUERY, 7, mode="hybrid")  # the funnel default
     assert [n.node.node_id for n in nodes] == [h.id for h in hits]
     assert [n.score for n in nodes] == pytest.approx([h.score for h in hits])
     assert all(a.score >= b.score for a, b in itertools.pairwise(nodes))  # type: ignore[operator]
@@ -127,7 +127,7 @@ def test_retriever_metadata_filters(
     assert len(nodes) == 15
     assert all(allowed(n.node.metadata) for n in nodes)
     # pre-filtering: exactly the best 15 of the allowed documents, none lost
-    expected = li_index.search(QUERY, 15, filter=lambda m: bool(allowed(m)))
+    expected = li_index.search(QUERY, 15, filter=lambda m: bool(allowed(m)), mode="hybrid")
     assert [n.node.node_id for n in nodes] == [h.id for h in expected]
 
 

@@ -62,7 +62,7 @@ def test_rerankers_agree_on_the_same_candidates(
     index: Index, reranker: Reranker, fusion: str | None
 ) -> None:
     query = QUERIES[1]
-    hits = index.search(query, k=12)
+    hits = index.search(query, k=12, mode="hybrid")  # what the Pipeline fetches
     lc_in = [
         LCDocument(id=h.id, page_content=h.text, metadata={"src": "x", "retrieval_score": h.score})
         for h in hits

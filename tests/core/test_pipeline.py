@@ -30,7 +30,9 @@ def reranker(onnx_model_path: Path) -> Reranker:
 
 def test_run_reranks_the_candidates_and_keeps_both_scores(index: Index, reranker: Reranker) -> None:
     result = Pipeline(index, reranker, fetch_k=20, top_n=5).run(QUERY)
-    assert [h.id for h in result.candidates] == [h.id for h in index.search(QUERY, k=20)]
+    assert [h.id for h in result.candidates] == [
+        h.id for h in index.search(QUERY, k=20, mode="hybrid")
+    ]
     assert len(result.hits) == 5 and [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     relevance = [h.relevance_score for h in result.hits]
     assert relevance == sorted(relevance, reverse=True)
@@ -75,7 +77,7 @@ def test_threshold_filters_on_relevance_and_spec_strings_work(
 
 def test_without_reranker_it_is_stage_one(index: Index) -> None:
     hits = Pipeline(index, fetch_k=50, top_n=3).search(QUERY)
-    assert [h.id for h in hits] == [h.id for h in index.search(QUERY, k=3)]
+    assert [h.id for h in hits] == [h.id for h in index.search(QUERY, k=50, mode="hybrid")[:3]]
     assert all(h.relevance_score is None for h in hits)
 
 

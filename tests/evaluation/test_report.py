@@ -191,9 +191,14 @@ def test_framework_adapters_evaluate_like_the_index(memo_index, data, report) ->
     from shortlist.langchain import ShortlistRetriever as LCRetriever
     from shortlist.llama_index import ShortlistRetriever as LIRetriever
 
-    lc = evaluate(LCRetriever(index=memo_index, k=10), data, m=5, show_progress=False)
+    lc = evaluate(LCRetriever(index=memo_index, k=10, mode="dense"), data, m=5, show_progress=False)
     li = evaluate(
-        LIRetriever(index=memo_index, similarity_top_k=10).retrieve, data, m=5, show_progress=False
+        LIRetriever(
+            index=memo_index, similarity_top_k=10, vector_store_query_mode="default"
+        ).retrieve,
+        data,
+        m=5,
+        show_progress=False,
     )
     for rep in (lc, li):
         assert rep.rows[0].ndcg == pytest.approx(report.row(10).ndcg)

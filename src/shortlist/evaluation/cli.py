@@ -82,6 +82,13 @@ def add_eval_parser(subparsers: Any) -> None:
         "--fusion", default="rrf", help="fused variant to report too: rrf[:k=60] | weighted | none"
     )
     p.add_argument(
+        "--mode",
+        default=None,
+        metavar="MODE,MODE,...",
+        help="stage-1 modes to compare: dense, bm25, hybrid, hybrid:alpha=0.5 "
+        "(default: hybrid; the report names the best funnel)",
+    )
+    p.add_argument(
         "--queries",
         type=_positive,
         default=None,
@@ -114,6 +121,8 @@ def command_line(args: argparse.Namespace) -> str:
     for spec in args.reranker:
         parts += ["--reranker", spec]
     parts += ["-n", ",".join(map(str, args.n)), "-m", str(args.m), "--fusion", args.fusion]
+    if args.mode:
+        parts += ["--mode", args.mode]
     if args.queries:
         parts += ["--queries", str(args.queries)]
     return " ".join(shlex.quote(p) for p in parts)
@@ -136,6 +145,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.m > min(args.n):
         raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(args.n)}).")
     fusion = Fusion.parse(args.fusion)
+    modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
     show = not args.quiet
     dataset = load_beir(args.dataset, split=args.split)
     if dataset.excluded:
@@ -171,6 +181,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rerankers=rerankers,
         fusion=fusion,
         show_progress=show,
+        modes=modes,
     )
     report = replace(report, settings={**settings, **report.settings})
     command = command_line(args)

@@ -87,6 +87,8 @@ def format_table(report: Report) -> str:
     lines = [report.description, "", *text_table(head, rows, group_by=0)]
     if report.verdicts:
         lines += ["", "Verdicts:"] + [f"  {v.text}" for v in report.verdicts]
+    if report.best:
+        lines += ["", report.best]
     return "\n".join(lines)
 
 
@@ -100,6 +102,8 @@ def to_markdown(report: Report, *, command: str | None = None, chart: str | None
     out += ["", f"Settings: {settings}.", "", *markdown_table(head, rows)]
     if report.verdicts:
         out += ["", "## Verdicts", ""] + [f"- {v.text}" for v in report.verdicts]
+    if report.best:
+        out += ["", f"**{report.best}**"]
     if chart:
         out += ["", f"![nDCG@{report.k} vs rerank latency]({chart})"]
     out += ["", "## How to read this", ""] + [f"- {n}" for n in report.notes]

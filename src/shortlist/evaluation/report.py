@@ -21,6 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,14 @@ import numpy as np
 
 from shortlist._optional import require
 from shortlist._validate import positive_int
+from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.metrics import per_query
 from shortlist.evaluation.results import STAGE1, Latency, Report, Row
 from shortlist.evaluation.verdict import verdicts
 from shortlist.index import Index
+from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.pipeline import Pipeline
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
@@ -57,6 +60,7 @@ def evaluate(
     fusion: Fusion | str | None = "rrf",
     k: int = 10,
     show_progress: bool = True,
+    modes: Sequence[str] | None = None,
 ) -> Report:
     """Evaluate a pipeline, an index, or any ``query -> ranked results`` callable.
 
@@ -65,6 +69,10 @@ def evaluate(
       Reranker objects, spec strings, or ``(label, reranker)`` pairs), plain and fused
       with ``fusion`` (None: plain only; a pipeline's own fusion is reported as well).
       The pipeline's ``fetch_k``/``top_n`` are replaced by ``n_values`` and ``m``.
+      ``modes`` compares stage-1 modes (``"dense"``, ``"bm25"``, ``"hybrid"``,
+      ``"hybrid:alpha=0.5"``): every row is run once per mode, and the report names the
+      best funnel (mode, N, fusion) with its latency. Default: the pipeline's (or
+      index's) mode only.
     * Anything else is a black box: a callable (or an object with LangChain's ``invoke``
       or LlamaIndex's ``retrieve``) returning, best first, doc ids, shortlist Hits or
       Documents, LangChain Documents (``.id``) or LlamaIndex nodes (``.node_id``). One
@@ -85,7 +93,14 @@ def evaluate(
         models.insert(0, system.reranker)
         fusions.append(system.fusion)
     index = system.index if isinstance(system, Pipeline) else system
-    run = _IndexRun(index, _named(models), _unique(fusions), dataset, n_values, m, k)
+    if modes is None:
+        own = system.mode if isinstance(system, Pipeline) else index.mode
+        chosen = [_Mode.parse(own)]
+    else:
+        chosen = [_Mode.parse(m) for m in dict.fromkeys(modes)]
+        if not chosen:
+            raise InvalidInputError("modes must name at least one stage-1 mode.")
+    run = _IndexRun(index, _named(models), _unique(fusions), dataset, n_values, m, k, chosen)
     return run.execute(show_progress)
 
 
@@ -103,6 +118,32 @@ def index_dataset(
     )
 
 
+@dataclass(frozen=True)
+class _Mode:
+    """A stage-1 mode as evaluated: ``"hybrid:alpha=0.5"`` -> ("hybrid", 0.5)."""
+
+    name: str
+    mode: str
+    alpha: float | None
+
+    @classmethod
+    def parse(cls, spec: str) -> _Mode:
+        mode, sep, option = spec.strip().partition(":")
+        alpha: float | None = None
+        if sep:
+            key, eq, value = option.partition("=")
+            try:
+                alpha = float(value) if key.strip() == "alpha" and eq else None
+            except ValueError:
+                alpha = None
+            if alpha is None:
+                raise InvalidInputError(
+                    f"Bad stage-1 mode {spec!r}; write dense, bm25, hybrid or hybrid:alpha=0.5."
+                )
+        check_mode(mode)
+        return cls(spec.strip(), mode, check_alpha(alpha))
+
+
 class _IndexRun:
     """One evaluation of stage 1 (+ rerankers) over an index; holds the raw measurements."""
 
@@ -115,6 +156,7 @@ class _IndexRun:
         n_values: Sequence[int],
         m: int,
         k: int,
+        modes: list[_Mode],
     ) -> None:
         self.n_values = _check_n(n_values)
         if m > min(self.n_values):
@@ -128,9 +170,9 @@ class _IndexRun:
         if covered < len(dataset.corpus):
             logger.warning("Index holds %d of %d corpus documents.", covered, len(dataset.corpus))
         self.index, self.models, self.fusions = index, models, fusions
-        self.dataset, self.m, self.k = dataset, m, k
-        self.candidates: dict[str, list[str]] = {}
-        self.t_stage1: list[float] = []
+        self.dataset, self.m, self.k, self.modes = dataset, m, k, modes
+        self.candidates: dict[str, dict[str, list[str]]] = {md.name: {} for md in modes}
+        self.t_stage1: dict[str, list[float]] = {md.name: [] for md in modes}
         self.runs: dict[tuple[str, int], dict[str, list[str]]] = {}
         self.t_stage2: dict[tuple[str, int], list[float]] = {}
 
@@ -139,8 +181,13 @@ class _IndexRun:
         self._warm_up(queries[0][1])
         for qid, query in _progress(queries, show_progress):
             self._query(qid, query)
-        rows = [row for n in self.n_values for row in self._rows(n)]
+        rows = [row for md in self.modes for n in self.n_values for row in self._rows(md, n)]
         labels = [label for label, _ in self.models]
+        many = len(self.modes) > 1
+        found = []
+        for md in self.modes:
+            for v in verdicts([r for r in rows if r.mode == md.name], labels, self.k):
+                found.append(replace(v, text=f"[{md.name}] {v.text}") if many else v)
         return Report(
             dataset=self.dataset.name,
             description=self.dataset.describe(),
@@ -149,46 +196,62 @@ class _IndexRun:
             m=self.m,
             n_values=self.n_values,
             rows=tuple(rows),
-            verdicts=tuple(verdicts(rows, labels, self.k)),
+            verdicts=tuple(found),
             settings={
                 "index": repr(self.index),
+                "modes": [md.name for md in self.modes],
                 "rerankers": labels,
                 "fusion": [str(f) for f in self.fusions],
             },
             notes=(
-                f"Stage 1 ran once per query at N={self.n_values[-1]}; smaller N use its "
-                "prefix, and its latency is the one measured there.",
+                f"Stage 1 ran once per query and mode at N={self.n_values[-1]}; smaller N use "
+                "its prefix, and its latency is the one measured there.",
+                "Each reranker scored each (query, document) pair once; every N, mode and "
+                "fusion re-ranks those scores. Stage-2 latency is the measured time per pair "
+                "of the query's scoring call times N.",
                 f"nDCG@{self.k} and MRR@{self.k} rank all N candidates; Recall@M is over the "
                 f"top M={self.m}.",
                 "Latency per query, single stream, after one untimed warm-up call per stage; "
                 "queries/s covers both stages back to back.",
             ),
+            best=_best_funnel(rows, self.k) if many else None,
         )
 
+    def _search(self, md: _Mode, query: str) -> list[Hit]:
+        return self.index.search(query, self.n_values[-1], mode=md.mode, alpha=md.alpha)
+
     def _warm_up(self, query: str) -> None:
-        hits = self.index.search(query, self.n_values[-1])
+        hits = [h for md in self.modes for h in self._search(md, query)]
         for _, reranker in self.models:
             if hits:
                 reranker.score(query, [h.text for h in hits[: self.n_values[0]]])
 
     def _query(self, qid: str, query: str) -> None:
-        t0 = time.perf_counter()
-        hits = self.index.search(query, self.n_values[-1])
-        self.t_stage1.append(time.perf_counter() - t0)
-        self.candidates[qid] = [h.id for h in hits]
+        pools: dict[str, list[Hit]] = {}
+        for md in self.modes:
+            t0 = time.perf_counter()
+            pools[md.name] = self._search(md, query)
+            self.t_stage1[md.name].append(time.perf_counter() - t0)
+            self.candidates[md.name][qid] = [h.id for h in pools[md.name]]
+        unique = list({h.id: h for hits in pools.values() for h in hits}.values())
         for label, reranker in self.models:
-            for n in self.n_values:
-                pool = hits[:n]
-                t0 = time.perf_counter()
-                relevance = reranker.score(query, [h.text for h in pool])
-                ranked = rank_hits(pool, relevance)
-                spent = time.perf_counter() - t0
-                self._record((label, n), qid, ranked, spent)
-                for f in self.fusions:  # the stored scores, re-ranked: no second model pass
-                    t0 = time.perf_counter()
-                    fused = rank_hits(pool, relevance, fusion=f)
-                    extra = time.perf_counter() - t0
-                    self._record((_fused(label, f), n), qid, fused, spent + extra)
+            t0 = time.perf_counter()
+            scored = reranker.score(query, [h.text for h in unique]) if unique else np.zeros(0)
+            per_pair = (time.perf_counter() - t0) / max(len(unique), 1)
+            by_id = dict(zip((h.id for h in unique), np.asarray(scored).tolist(), strict=True))
+            for md in self.modes:
+                for n in self.n_values:
+                    pool = pools[md.name][:n]
+                    relevance = np.array([by_id[h.id] for h in pool], dtype=np.float64)
+                    spent = per_pair * len(pool)
+                    name = _named_row(label, md, self.modes)
+                    self._record((name, n), qid, rank_hits(pool, relevance), spent)
+                    for f in self.fusions:  # the stored scores, re-ranked: no second model pass
+                        t0 = time.perf_counter()
+                        fused = rank_hits(pool, relevance, fusion=f)
+                        extra = time.perf_counter() - t0
+                        key = (_named_row(_fused(label, f), md, self.modes), n)
+                        self._record(key, qid, fused, spent + extra)
 
     def _record(
         self, key: tuple[str, int], qid: str, ranked: list[tuple[int, Any]], seconds: float
@@ -196,12 +259,14 @@ class _IndexRun:
         self.runs.setdefault(key, {})[qid] = [hit.id for _, hit in ranked]
         self.t_stage2.setdefault(key, []).append(seconds)
 
-    def _rows(self, n: int) -> list[Row]:
-        base = {q: c[:n] for q, c in self.candidates.items()}
-        rows = [_row(self.dataset, self.k, self.m, n, STAGE1, base, self.t_stage1)]
+    def _rows(self, md: _Mode, n: int) -> list[Row]:
+        base = {q: c[:n] for q, c in self.candidates[md.name].items()}
+        t1 = self.t_stage1[md.name]
+        first = _named_row(STAGE1, md, self.modes)
+        rows = [_row(self.dataset, self.k, self.m, n, first, base, t1, mode=md.name)]
         for label, _ in self.models:
             for f in [None, *self.fusions]:
-                name = label if f is None else _fused(label, f)
+                name = _named_row(label if f is None else _fused(label, f), md, self.modes)
                 rows.append(
                     _row(
                         self.dataset,
@@ -210,13 +275,34 @@ class _IndexRun:
                         n,
                         name,
                         self.runs[(name, n)],
-                        self.t_stage1,
+                        t1,
                         self.t_stage2[(name, n)],
                         reranker=label,
                         fusion=None if f is None else str(f),
+                        mode=md.name,
                     )
                 )
         return rows
+
+
+def _named_row(name: str, md: _Mode, modes: list[_Mode]) -> str:
+    """Row names carry the mode only when a report compares several."""
+    return f"{name} ({md.name})" if len(modes) > 1 else name
+
+
+def _best_funnel(rows: Sequence[Row], k: int) -> str:
+    """The best row by nDCG (the cheaper one on a tie), named as a funnel to configure."""
+    best = max(rows, key=lambda r: (round(r.ndcg, 4), -(r.stage1.p50_ms + _p50(r))))
+    rerank = f"rerank with {best.reranker}" if best.reranker else "no reranking"
+    fusion = f", fused ({best.fusion})" if best.fusion else ""
+    return (
+        f"Best funnel: stage 1 {best.mode}, N={best.n}, {rerank}{fusion} -- nDCG@{k} "
+        f"{best.ndcg:.3f}, {best.stage1.p50_ms + _p50(best):.1f} ms/query (p50, both stages)."
+    )
+
+
+def _p50(row: Row) -> float:
+    return row.stage2.p50_ms if row.stage2 is not None else 0.0
 
 
 def _row(
@@ -231,6 +317,7 @@ def _row(
     *,
     reranker: str | None = None,
     fusion: str | None = None,
+    mode: str | None = None,
 ) -> Row:
     specs = [f"nDCG@{k}", f"MRR@{k}", f"Recall@{m}"]
     with_recall_n = n is not None and reranker is None
@@ -252,6 +339,7 @@ def _row(
         stage2=Latency.of(t2) if t2 is not None else None,
         qps=len(t1) / total if total > 0 else float("inf"),
         per_query_ndcg=scores[0],
+        mode=mode,
     )
 
 

@@ -59,6 +59,7 @@ class Row:
     stage2: Latency | None
     qps: float
     per_query_ndcg: dict[str, float] = field(repr=False, compare=False)
+    mode: str | None = None  # the stage-1 mode when a report compares several
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (per-query values left out)."""
@@ -85,6 +86,7 @@ class Report:
     verdicts: tuple[Verdict, ...]
     settings: dict[str, Any]
     notes: tuple[str, ...]
+    best: str | None = None  # the best funnel found, when stage-1 modes were compared
 
     def row(self, n: int | None, system: str = STAGE1) -> Row:
         """The row for ``system`` at ``n`` candidates."""
@@ -111,4 +113,5 @@ class Report:
             "rows": [r.to_dict() for r in self.rows],
             "verdicts": [asdict(v) for v in self.verdicts],
             "notes": list(self.notes),
+            "best": self.best,
         }

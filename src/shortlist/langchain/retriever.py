@@ -22,6 +22,7 @@ from shortlist._adapters import CheckedArguments
 from shortlist._retrieve import aretrieve, check_k, check_source, retrieve
 from shortlist._validate import known_names
 from shortlist.index import Filter, Index
+from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.langchain._convert import hit_to_lc
 from shortlist.pipeline import Pipeline
 
@@ -52,6 +53,11 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
     """Documents to return. ``None``: 4 for an index, the pipeline's ``top_n`` for a pipeline."""
     filter: Filter | None = None
     """Metadata filter (see :mod:`shortlist.index.filters`), applied before ranking."""
+    mode: str | None = None
+    """Stage 1: ``"hybrid"``, ``"dense"`` or ``"bm25"``. ``None``: the pipeline's, or for
+    an index the funnel's default (hybrid where the index has BM25)."""
+    alpha: float | None = None
+    """Hybrid fusion: ``None`` = rank fusion; 1 = dense only, 0 = BM25 only."""
 
     @classmethod
     def _check_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +65,9 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         known_names(cls.__name__, data, cls.model_fields)
         source = check_source(data.get("index"), data.get("pipeline"))
         check_k("k", data.get("k"), source, allow_none=True)
+        if data.get("mode") is not None:
+            check_mode(data["mode"])
+        check_alpha(data.get("alpha"))
         return data
 
     def _source(self) -> Index | Pipeline:
@@ -78,11 +87,22 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> list[LCDocument]:
-        """``k``/``filter`` given at invoke time replace the configured ones for that call."""
-        flt = filter if filter is not None else self.filter
-        hits = retrieve(self._source(), query, self._k(k), name="k", filter=flt)
+        """``k``/``filter``/``mode``/``alpha`` given at invoke time replace the configured
+        ones for that call."""
+        hits = retrieve(
+            self._source(), query, self._k(k), name="k", **self._call(filter, mode, alpha)
+        )
         return [hit_to_lc(h) for h in hits]
+
+    def _call(self, filter: Filter | None, mode: str | None, alpha: float | None) -> dict[str, Any]:
+        return {
+            "filter": filter if filter is not None else self.filter,
+            "mode": mode if mode is not None else self.mode,
+            "alpha": alpha if alpha is not None else self.alpha,
+        }
 
     async def _aget_relevant_documents(
         self,
@@ -91,8 +111,10 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         run_manager: AsyncCallbackManagerForRetrieverRun,
         k: int | None = None,
         filter: Filter | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
     ) -> list[LCDocument]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
-        flt = filter if filter is not None else self.filter
-        hits = await aretrieve(self._source(), query, self._k(k), name="k", filter=flt)
+        options = self._call(filter, mode, alpha)
+        hits = await aretrieve(self._source(), query, self._k(k), name="k", **options)
         return [hit_to_lc(h) for h in hits]

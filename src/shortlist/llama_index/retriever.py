@@ -15,11 +15,17 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 
-from shortlist._retrieve import Source, aretrieve, check_k, check_source, retrieve
+from shortlist._retrieve import Source, aretrieve, check_k, check_source, retrieve, stage1
+from shortlist._validate import positive_int
+from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
+from shortlist.index.hybrid import check_alpha
 from shortlist.llama_index._convert import hit_to_node
 from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
 from shortlist.pipeline import Pipeline
+
+_MODES = {"default": "dense", "hybrid": "hybrid", "sparse": "bm25", "text_search": "bm25"}
+"""LlamaIndex's ``VectorStoreQueryMode`` values that shortlist serves, and what they mean."""
 
 DEFAULT_SIMILARITY_TOP_K = 10
 """Nodes returned from an index when ``similarity_top_k`` is not set."""
@@ -46,6 +52,14 @@ class ShortlistRetriever(BaseRetriever):
         filters: LlamaIndex ``MetadataFilters`` (EQ, NE, IN, NIN, GT, GTE, LT, LTE;
             AND/OR/NOT; nested) or a shortlist filter dict/callable, applied before
             ranking (pre-filtering: no recall lost).
+        vector_store_query_mode: LlamaIndex's names for stage 1: ``"hybrid"`` (BM25 +
+            dense), ``"default"`` (dense), ``"sparse"`` or ``"text_search"`` (BM25), or a
+            ``VectorStoreQueryMode``. ``None``: the pipeline's mode, or for an index the
+            funnel's default (hybrid where the index has BM25).
+        alpha: hybrid fusion weight, LlamaIndex's convention: 1 = dense only, 0 = BM25
+            only; ``None`` = reciprocal rank fusion.
+        sparse_top_k: BM25 results that enter the hybrid fusion (index only; default
+            ``similarity_top_k``).
         callback_manager, object_map, objects, verbose: passed to ``BaseRetriever``.
     """
 
@@ -56,6 +70,9 @@ class ShortlistRetriever(BaseRetriever):
         pipeline: Pipeline | None = None,
         similarity_top_k: int | None = None,
         filters: LlamaFilter | None = None,
+        vector_store_query_mode: str | None = None,
+        alpha: float | None = None,
+        sparse_top_k: int | None = None,
         callback_manager: CallbackManager | None = None,
         object_map: dict[str, Any] | None = None,
         objects: list[IndexNode] | None = None,
@@ -64,6 +81,10 @@ class ShortlistRetriever(BaseRetriever):
         self._source: Source = check_source(index, pipeline)
         self.similarity_top_k = similarity_top_k
         self.filters = filters
+        self.vector_store_query_mode = vector_store_query_mode
+        self.alpha = check_alpha(alpha)
+        self.sparse_top_k = positive_int("sparse_top_k", sparse_top_k, allow_none=True)
+        stage1(self._source, self._mode, self.alpha, self.sparse_top_k)  # validates now
         super().__init__(
             callback_manager=callback_manager,
             object_map=object_map,
@@ -104,24 +125,41 @@ class ShortlistRetriever(BaseRetriever):
         self._core_filter: Filter | None = to_shortlist_filter(value)  # validates now
         self._filters = value
 
+    @property
+    def vector_store_query_mode(self) -> str | None:
+        """The mode as given (LlamaIndex's name), ``None`` for the default."""
+        return self._query_mode
+
+    @vector_store_query_mode.setter
+    def vector_store_query_mode(self, value: object) -> None:
+        name = getattr(value, "value", value)  # a VectorStoreQueryMode, or its string
+        if name is not None and name not in _MODES:
+            raise InvalidInputError(
+                f"vector_store_query_mode={name!r} is not supported; use one of "
+                f"{', '.join(sorted(_MODES))} (or None for the default)."
+            )
+        self._query_mode: str | None = name
+        self._mode = None if name is None else _MODES[name]
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "name": "similarity_top_k",
+            "filter": self._core_filter,
+            "mode": self._mode,
+            "alpha": self.alpha,
+            "sparse_k": self.sparse_top_k,
+        }
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = retrieve(
-            self._source,
-            query_bundle.query_str,
-            self.similarity_top_k,
-            name="similarity_top_k",
-            filter=self._core_filter,
+            self._source, query_bundle.query_str, self.similarity_top_k, **self._options()
         )
         return [hit_to_node(h) for h in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
         hits = await aretrieve(
-            self._source,
-            query_bundle.query_str,
-            self.similarity_top_k,
-            name="similarity_top_k",
-            filter=self._core_filter,
+            self._source, query_bundle.query_str, self.similarity_top_k, **self._options()
         )
         return [hit_to_node(h) for h in hits]
 
