@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from shortlist._version import __version__
 from shortlist.documents import (
+    BM25_SCORE_KEY,
+    DENSE_SCORE_KEY,
     FUSED_SCORE_KEY,
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
@@ -37,7 +39,7 @@ from shortlist.errors import (
 if TYPE_CHECKING:
     from shortlist.encoders import Encoder, SentenceTransformerEncoder, load_encoder
     from shortlist.evaluation import Dataset, evaluate, load_beir
-    from shortlist.index import Index
+    from shortlist.index import Bm25, Index
     from shortlist.loaders import load_documents
     from shortlist.pipeline import Pipeline
     from shortlist.rerank import Reranker, RerankResult, load_reranker
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Index": "shortlist.index",
+    "Bm25": "shortlist.index",
     "Encoder": "shortlist.encoders",
     "SentenceTransformerEncoder": "shortlist.encoders",
     "load_encoder": "shortlist.encoders",
@@ -60,11 +63,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "BM25_SCORE_KEY",
+    "DENSE_SCORE_KEY",
     "FUSED_SCORE_KEY",
     "RELEVANCE_SCORE_KEY",
     "RETRIEVAL_RANK_KEY",
     "RETRIEVAL_SCORE_KEY",
     "AuthenticationError",
+    "Bm25",
     "Dataset",
     "Document",
     "Encoder",

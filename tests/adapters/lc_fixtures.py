@@ -38,11 +38,6 @@ def _docs(cranfield: Path) -> tuple[Document, ...]:
 
 
 @functools.cache
-def _index(bi_encoder: Path, cranfield: Path) -> Index:
-    return Index.build(_docs(cranfield), encoder=str(bi_encoder))
-
-
-@functools.cache
 def _onnx(model: Path) -> Reranker:
     from shortlist.rerank import load_reranker
 
@@ -50,9 +45,16 @@ def _onnx(model: Path) -> Reranker:
 
 
 @pytest.fixture(scope="session")
-def lc_index(bi_encoder_path: Path, cranfield_path: Path) -> Index:
-    """200 cranfield docs in a flat FAISS index over the real all-MiniLM-L6-v2."""
-    return _index(bi_encoder_path, cranfield_path)
+def lc_index(bi_encoder, cranfield_vectors, cranfield_path: Path) -> Index:  # type: ignore[no-untyped-def]
+    """200 cranfield docs in a flat FAISS index over the session's MiniLM and cached vectors.
+
+    No second model load and no re-embedding (the vectors are the full texts', computed
+    once per session); the stored texts are cut to MAX_CHARS for the reranker's speed.
+    """
+    docs = _docs(cranfield_path)
+    index = Index(bi_encoder)
+    index.add(docs, embeddings=cranfield_vectors[: len(docs)])
+    return index
 
 
 @pytest.fixture(scope="session")

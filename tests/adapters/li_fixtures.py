@@ -56,12 +56,17 @@ def fixture_li_docs(cranfield_path: Path) -> tuple[Document, ...]:
 
 
 @pytest.fixture(scope="session", name="li_index")
-def fixture_li_index(bi_encoder_path: Path, li_docs: tuple[Document, ...]) -> Index:
-    """A flat FAISS index over the real all-MiniLM-L6-v2, texts cut to 128 tokens (speed)."""
-    from shortlist.encoders import SentenceTransformerEncoder
+def fixture_li_index(  # type: ignore[no-untyped-def]
+    bi_encoder, cranfield_vectors, li_docs: tuple[Document, ...]
+) -> Index:
+    """A flat FAISS index over the session's MiniLM and its cached Cranfield vectors.
 
-    encoder = SentenceTransformerEncoder(bi_encoder_path, max_seq_length=MAX_LENGTH)
-    return Index.build(li_docs, encoder=encoder)
+    No second model load and no re-embedding: the vectors are those of the full texts,
+    computed once per session (the adapters, not the embeddings, are under test here).
+    """
+    index = Index(bi_encoder)
+    index.add(li_docs, embeddings=cranfield_vectors[: len(li_docs)])
+    return index
 
 
 @pytest.fixture(scope="session", name="li_reranker")

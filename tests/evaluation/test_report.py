@@ -15,10 +15,10 @@ from shortlist.evaluation import (
     format_table,
     load_beir,
     mean_scores,
-    result_id,
     to_markdown,
     write_report,
 )
+from shortlist.evaluation.report import result_id
 from shortlist.evaluation.results import STAGE1
 from shortlist.pipeline import Pipeline
 from shortlist.rerank.base import Reranker

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from shortlist import Document, Index, InvalidInputError, UnknownBackendError
-from shortlist.index import parse_spec
 from shortlist.index.filters import compile_filter
+from shortlist.index.specs import parse_spec
 from tests.unit.toy import HashEncoder
 
 

@@ -21,9 +21,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shortlist.evaluation.beir import Dataset, load_beir, read_qrels
+    from shortlist.evaluation.beir import Dataset, load_beir
     from shortlist.evaluation.metrics import (
-        as_trec_run,
         mean_scores,
         ndcg,
         per_query,
@@ -31,15 +30,13 @@ if TYPE_CHECKING:
         reciprocal_rank,
     )
     from shortlist.evaluation.render import format_table, plot, to_markdown, write_report
-    from shortlist.evaluation.report import evaluate, index_dataset, result_id
+    from shortlist.evaluation.report import evaluate, index_dataset
     from shortlist.evaluation.results import Latency, Report, Row
     from shortlist.evaluation.verdict import Verdict
 
 _LAZY = {
     "Dataset": "beir",
     "load_beir": "beir",
-    "read_qrels": "beir",
-    "as_trec_run": "metrics",
     "mean_scores": "metrics",
     "ndcg": "metrics",
     "per_query": "metrics",
@@ -51,7 +48,6 @@ _LAZY = {
     "write_report": "render",
     "evaluate": "report",
     "index_dataset": "report",
-    "result_id": "report",
     "Latency": "results",
     "Report": "results",
     "Row": "results",
@@ -64,7 +60,6 @@ __all__ = [
     "Report",
     "Row",
     "Verdict",
-    "as_trec_run",
     "evaluate",
     "format_table",
     "index_dataset",
@@ -73,10 +68,8 @@ __all__ = [
     "ndcg",
     "per_query",
     "plot",
-    "read_qrels",
     "recall",
     "reciprocal_rank",
-    "result_id",
     "to_markdown",
     "write_report",
 ]

@@ -1,7 +1,9 @@
-"""The stage-1 FAISS index (build, update, filter, search, persist)."""
+"""The stage-1 index: FAISS vectors and BM25 over one document store (build, update,
+filter, search in dense, bm25 or hybrid mode, persist)."""
 
 from shortlist.index.faiss_index import Index
 from shortlist.index.filters import Filter
-from shortlist.index.specs import IndexSpec, parse_spec
+from shortlist.index.lexical import Bm25
+from shortlist.index.specs import IndexSpec
 
-__all__ = ["Filter", "Index", "IndexSpec", "parse_spec"]
+__all__ = ["Bm25", "Filter", "Index", "IndexSpec"]
