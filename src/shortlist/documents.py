@@ -64,6 +64,7 @@ class Document:
             )
         metadata = copy.deepcopy(dict(self.metadata))
         object.__setattr__(self, "metadata", MappingProxyType(metadata))
+        object.__setattr__(self, "text", clean_text(self.text))
 
     def metadata_copy(self) -> dict[str, Any]:
         """A deep copy of the metadata: what adapters hand out, so callers can edit it freely."""
@@ -137,13 +138,27 @@ class Hit:
         return out
 
 
+def _checked_id(position: int, doc_id: object) -> str:
+    """A given id is used as it is, or refused: never silently replaced by a random one."""
+    if not isinstance(doc_id, str) or not doc_id:
+        raise InvalidInputError(
+            f"ids[{position}] is {doc_id!r}; ids must be non-empty strings (str({doc_id!r}) if "
+            "you mean it), or None for a generated id."
+        )
+    return doc_id
+
+
 def new_id() -> str:
     """A fresh random document id (uuid4 hex), as LangChain users expect for unnamed docs."""
     return str(uuid.uuid4())
 
 
 def check_json_metadata(doc_id: str, metadata: Mapping[str, Any]) -> None:
-    """Fail now, not at save time, if metadata cannot be stored as plain JSON."""
+    """Fail now, not at save time, if metadata cannot be stored as plain JSON.
+
+    Keys must be strings: JSON would turn ``{1: "a"}`` into ``{"1": "a"}`` on save, and a
+    filter on ``1`` would silently stop matching after a reload.
+    """
     try:
         json.dumps(dict(metadata), allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -151,6 +166,41 @@ def check_json_metadata(doc_id: str, metadata: Mapping[str, Any]) -> None:
             f"Document {doc_id!r}: metadata must be JSON-serialisable (str, int, float, bool, "
             f"None, lists and dicts of them); {exc}. Convert the value before indexing."
         ) from exc
+    bad = _non_str_key(metadata)
+    if bad is not None:
+        raise InvalidInputError(
+            f"Document {doc_id!r}: metadata key {bad!r} is a {type(bad).__name__}; keys must be "
+            f"strings (JSON would store it as {str(bad)!r}). Use str keys."
+        )
+
+
+def _non_str_key(value: Any) -> object | None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if not isinstance(key, str):
+                return key  # type: ignore[no-any-return]
+            found = _non_str_key(inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            found = _non_str_key(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (invalid UTF-16 halves) replaced by U+FFFD.
+
+    Tokenizers raise a raw ``TypeError`` on them and UTF-8 files cannot hold them; a
+    valid surrogate pair (an emoji from a UTF-16 source) is kept as its one character.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def make_documents(
@@ -163,6 +213,11 @@ def make_documents(
     Ids are generated where missing; duplicate ids within one call are rejected, since
     silently keeping only the last one would lose a document.
     """
+    if isinstance(texts, str | bytes):
+        raise InvalidInputError(
+            f"Pass a list of texts, not a single string (it would be indexed character by "
+            f"character): [{texts[:40]!r}]."
+        )
     items = list(texts)
     for name, seq in (("metadatas", metadatas), ("ids", ids)):
         if seq is not None and len(seq) != len(items):
@@ -178,12 +233,13 @@ def make_documents(
             doc = item
             if given_id is not None or meta is not None:
                 doc = Document(
-                    id=given_id or item.id,
+                    id=item.id if given_id is None else _checked_id(i, given_id),
                     text=item.text,
                     metadata=meta if meta is not None else item.metadata,
                 )
         elif isinstance(item, str):
-            doc = Document(id=given_id or new_id(), text=item, metadata=meta or {})
+            doc_id = new_id() if given_id is None else _checked_id(i, given_id)
+            doc = Document(id=doc_id, text=item, metadata=meta or {})
         else:
             raise InvalidInputError(
                 f"Item {i} is a {type(item).__name__}; pass str or shortlist.Document."

@@ -21,7 +21,7 @@ import numpy as np
 
 from shortlist._executor import run_blocking
 from shortlist._optional import require
-from shortlist.documents import Document, Hit, make_documents
+from shortlist.documents import Document, Hit, clean_text, make_documents
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
 from shortlist.errors import InvalidInputError
 from shortlist.index import hybrid, persist, structure
@@ -306,6 +306,7 @@ class Index:
         for q in queries:
             if not isinstance(q, str) or not q.strip():
                 raise InvalidInputError("Each query must be a non-empty string.")
+        queries = [clean_text(q) for q in queries]
         _check_k(k)
         chosen = check_mode(mode if mode is not None else self.mode)
         self._check_lexical(chosen)
@@ -357,6 +358,8 @@ class Index:
         """Search with precomputed query vectors, shape ``(n, dim)``."""
         _check_k(k)
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if not np.all(np.isfinite(vectors)):
+            raise InvalidInputError("Query vectors contain NaN or infinity; check the encoder.")
         if vectors.shape[1] != self.dim:
             raise InvalidInputError(
                 f"Query vectors have dim {vectors.shape[1]}, index has {self.dim}."

@@ -38,6 +38,8 @@ def _validate(op: str, expected: Any) -> None:
         )
     if op in ("$in", "$nin") and not isinstance(expected, list | tuple | set | frozenset):
         raise InvalidInputError(f"{op} needs a list of values, got {expected!r}.")
+    if op == "$exists" and not isinstance(expected, bool):
+        raise InvalidInputError(f"$exists takes true or false, got {expected!r}.")
 
 
 def _field(key: str, op: str, expected: Any, metadata: Mapping[str, Any]) -> bool:
@@ -91,7 +93,17 @@ def compile_filter(spec: Filter) -> Predicate:
             subs = [compile_filter(c) for c in cond]
             combine = all if key == "$and" else any
             checks.append(functools.partial(_combined, combine, subs))
-        elif isinstance(cond, Mapping) and cond and all(str(k).startswith("$") for k in cond):
+        elif isinstance(key, str) and key.startswith("$"):
+            raise InvalidInputError(
+                f"Unknown filter combinator {key!r} at the top of a filter; use $and or $or "
+                "(lower case), or put operators under a field: {'year': {'$gte': 2020}}."
+            )
+        elif isinstance(cond, Mapping) and any(str(k).startswith("$") for k in cond):
+            if not all(str(k).startswith("$") for k in cond):
+                raise InvalidInputError(
+                    f"Filter on {key!r} mixes operators and plain keys ({sorted(map(str, cond))}); "
+                    "use only operators ({'$gte': 1}) or only a value to match exactly."
+                )
             for op, expected in cond.items():
                 _validate(op, expected)
                 checks.append(functools.partial(_field, key, op, expected))

@@ -18,7 +18,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from shortlist._executor import run_blocking
-from shortlist.documents import Hit
+from shortlist.documents import Hit, clean_text
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
@@ -177,14 +177,14 @@ class Reranker(ABC):
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text, in input order (no sorting, no cut)."""
-        texts = _validate(query, texts)
+        query, texts = _validate(query, texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
         return self._checked(self._score(query, texts), len(texts))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """Async :meth:`score`."""
-        texts = _validate(query, texts)
+        query, texts = _validate(query, texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
         return self._checked(await self._ascore(query, texts), len(texts))
@@ -209,7 +209,8 @@ class Reranker(ABC):
         return arr
 
 
-def _validate(query: str, texts: Sequence[str]) -> list[str]:
+def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:
+    """The query and texts, checked; lone surrogates replaced (see ``clean_text``)."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError("query must be a non-empty string.")
     if isinstance(texts, str):
@@ -220,7 +221,7 @@ def _validate(query: str, texts: Sequence[str]) -> list[str]:
             raise InvalidInputError(
                 f"texts[{i}] is a {type(t).__name__}; every candidate must be a str."
             )
-    return out
+    return clean_text(query), [clean_text(t) for t in out]
 
 
 def _check_hits(hits: Sequence[Hit]) -> list[Hit]:
