@@ -10,9 +10,9 @@ that swapping a local model for Cohere does not change the score scale.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -59,6 +59,17 @@ class Reranker(ABC):
 
     #: short backend name used in specs and logs, e.g. ``"onnx"``
     backend: str = "base"
+
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """Raise now what building with ``options`` would raise only after loading a model.
+
+        ``options`` are the constructor's keyword arguments. A backend checks what is
+        cheap -- an API key, where the model lives, option values -- without importing its
+        runtime or reading weights, so a command line rejects a typo in milliseconds
+        instead of after the index and models load. The default checks nothing.
+        """
+        return None
 
     def rerank(
         self,

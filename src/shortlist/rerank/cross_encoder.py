@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,15 @@ def auto_device() -> str:
     return "cpu"
 
 
+def _check_sizes(batch_size: object, max_length: object) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
+    ):
+        raise InvalidInputError(f"max_length must be an integer >= 8 or None, got {max_length!r}.")
+
+
 class CrossEncoderReranker(Reranker):
     """A sentence-transformers ``CrossEncoder`` with one relevance logit per pair.
 
@@ -52,6 +62,18 @@ class CrossEncoderReranker(Reranker):
 
     backend = "cross-encoder"
 
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """Option values and the model's location, without torch or the weights."""
+        _check_sizes(options.get("batch_size", 32), options.get("max_length"))
+        check_activation(options.get("activation", "sigmoid"))
+        WindowOptions(
+            options.get("long_documents", "truncate"),
+            options.get("window_tokens"),
+            options.get("window_stride"),
+        )
+        resolve_model(options.get("model", DEFAULT_MODEL), "sentence-transformers")
+
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -67,14 +89,7 @@ class CrossEncoderReranker(Reranker):
     ) -> None:
         st = require("sentence_transformers", feature="The cross-encoder reranker")
         torch = require("torch", feature="The cross-encoder reranker")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 8
-        ):
-            raise InvalidInputError(
-                f"max_length must be an integer >= 8 or None, got {max_length!r}."
-            )
+        _check_sizes(batch_size, max_length)
         self.batch_size = batch_size
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
