@@ -176,6 +176,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from shortlist.doctor import report
+
+    lines, problems = report()
+    print("\n".join(lines))
+    for problem in problems:
+        print(f"shortlist: problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def _table(hits: list[Hit], *, reranked: bool) -> str:
     if not hits:
         return "No results."
@@ -268,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print an index's manifest")
     p.add_argument("index")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the installation: torch build vs GPU, versions, extras",
+        description="Report what is installed; exit 1 if something does not suit this "
+        "machine (such as a CUDA build of torch where no CUDA GPU is usable).",
+    )
+    p.set_defaults(func=cmd_doctor)
 
     add_eval_parser(sub)
     return parser
