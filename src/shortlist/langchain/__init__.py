@@ -13,7 +13,7 @@ raises :class:`shortlist.errors.MissingDependencyError` with the pip command.
 
 from shortlist._optional import require
 
-require("langchain_core", feature="shortlist.langchain")
+require("langchain_core", feature="shortlist.langchain", extra="langchain")
 
 from shortlist.documents import FUSED_SCORE_KEY  # noqa: E402
 from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder  # noqa: E402

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from shortlist._optional import require
 
-require("llama_index.core", feature="shortlist.llama_index")
+require("llama_index.core", feature="shortlist.llama_index", extra="llama-index")
 
 from shortlist.llama_index.filters import to_shortlist_filter  # noqa: E402
 from shortlist.llama_index.rerank import ShortlistRerank  # noqa: E402
