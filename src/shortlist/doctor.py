@@ -126,6 +126,11 @@ def report() -> tuple[list[str], list[str]]:
             lines.append(f"{dist} {version}")
     for extra, reqs in sorted(extras().items()):
         missing = sorted(name for name, version in reqs.items() if version is None)
-        state = "installed" if not missing else f"missing {', '.join(missing)}"
+        if not missing:
+            state = "installed"
+        elif len(missing) == len(reqs):
+            state = "not installed"
+        else:
+            state = f"partly installed, missing {', '.join(missing)}"
         lines.append(f"extra [{extra}]: {state}")
     return lines, problems
