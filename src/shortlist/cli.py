@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from shortlist._quiet import quiet_loading
@@ -98,7 +99,9 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     """
     from shortlist.fusion import Fusion
     from shortlist.index.filters import compile_filter
+    from shortlist.index.persist import check_index_dir
 
+    check_index_dir(Path(args.index))
     if not args.query.strip():
         raise InvalidInputError(
             'The query is empty: pass the text to search for, e.g. shortlist search DIR "heat '

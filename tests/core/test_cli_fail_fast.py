@@ -112,6 +112,11 @@ def test_search_mistakes_fail_before_loading(index_dir: Path, flags: list[str], 
     assert_fast_one_line_error(result, err, says)
 
 
+def test_a_folder_that_is_not_an_index_fails_before_loading(tmp_path: Path) -> None:
+    result, err = run_cli("search", str(tmp_path), "swept wings", "-q")
+    assert_fast_one_line_error(result, err, "is not a shortlist index")
+
+
 @pytest.mark.parametrize("query", ["", "   "])
 def test_empty_query_fails_before_loading(index_dir: Path, query: str) -> None:
     result, err = run_cli("search", str(index_dir), query)
