@@ -96,11 +96,26 @@ def _say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _portable(argv: list[str]) -> list[str]:
+    """The arguments as the docs show them: ``--json PATH`` (a side file, often a machine
+    path) is left out, since the rerun command only needs to regenerate the page."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--json":
+            skip = True
+        elif not arg.startswith("--json="):
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     command = "python -m benchmarks.run " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+        shlex.quote(a) for a in _portable(list(sys.argv[1:] if argv is None else argv))
     )
     stages = {s.strip() for s in args.stages.split(",")}
     threads: dict[str, Any] = {"requested": args.threads}

@@ -12,7 +12,7 @@ Run from the repository root::
 
 Models and data are read from ``../shared`` (override with ``SHORTLIST_SHARED``). To use
 Cohere instead of the local model, change one argument:
-``ShortlistRerank(reranker="cohere:rerank-v3.5", top_n=5)`` (needs ``COHERE_API_KEY``).
+``ShortlistRerank(reranker="cohere:rerank-v3.5", top_n=5)`` (needs ``CO_API_KEY``).
 """
 
 from __future__ import annotations

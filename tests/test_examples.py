@@ -50,3 +50,16 @@ def test_llama_index_query_engine(bi_encoder_path: Path, onnx_model_path: Path) 
     assert len(rows) == 5
     assert [r for r, _ in rows] == sorted((r for r, _ in rows), reverse=True)
     assert "aquery returned the same source nodes: True" in out
+
+
+def test_quickstart_tells_the_reranked_hits_apart(
+    bi_encoder_path: Path, onnx_model_path: Path
+) -> None:
+    """Top hits all score ~1.0 after the sigmoid: the printout must still separate them."""
+    out = _run("quickstart.py", "--docs", "300")
+    shown = re.findall(r"relevance=(\d\.\d{6}) \(logit ([+-]\d+\.\d\d)\)", out)
+    assert len(shown) == 5, out
+    assert len(set(shown)) == 5, f"two hits print the same scores:\n{out}"
+    logits = [float(lg) for _, lg in shown]
+    assert logits == sorted(logits, reverse=True)
+    assert "rrf-fused:" in out

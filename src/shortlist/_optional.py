@@ -33,7 +33,9 @@ def require(module: str, *, feature: str, extra: str | None = None) -> ModuleTyp
         return importlib.import_module(module)
     except ImportError as exc:
         package = _PROVIDERS.get(module, module.split(".")[0])
-        hint = f"pip install 'shortlist[{extra}]'" if extra else f"pip install {package}"
+        hint = f"pip install {package}"
+        if extra:  # the extra also brings the package's companions (e.g. langchain-classic)
+            hint = f"pip install 'shortlist[{extra}]' (or just {hint})"
         raise MissingDependencyError(
             f"{feature} needs the '{package}' package, which is not installed. Run: {hint}"
         ) from exc

@@ -1,22 +1,30 @@
 """The ``shortlist`` command: build an index, search it (optionally reranked), evaluate.
 
 Errors from shortlist are printed as one line on stderr with exit status 2, never as a
-traceback: they already say what to do.
+traceback: they already say what to do, naming the flag the user typed. Every argument is
+checked before the index or any model loads (that takes seconds to minutes), so a typo
+fails in well under a second.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from shortlist._quiet import quiet_loading
 from shortlist._version import __version__
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError, ShortlistError
 from shortlist.evaluation.cli import add_eval_parser
+
+DEFAULT_TOP_M = 5
+"""Results kept after reranking when ``-m`` is not given."""
 
 
 def _parse_filter(pairs: Sequence[str]) -> dict[str, Any] | None:
@@ -40,18 +48,41 @@ def _json_or_str(raw: str) -> Any:
         return raw
 
 
+def _positive(flag: str, value: int, meaning: str) -> None:
+    if value < 1:
+        raise InvalidInputError(f"{flag} must be a positive integer ({meaning}), got {value}.")
+
+
+def _flag(flag: str, value: str, exc: ShortlistError) -> InvalidInputError:
+    """``exc`` as an error about ``flag``, keeping its message (the fix is in it)."""
+    return InvalidInputError(f"{flag} {value!r}: {exc}")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from shortlist.encoders import SentenceTransformerEncoder
     from shortlist.index import Index
+    from shortlist.index.specs import parse_spec
     from shortlist.loaders import load_documents
+    from shortlist.models import resolve_model
 
+    # cheap checks first: reading the corpus and loading the model come after
+    _positive("--batch-size", args.batch_size, "texts embedded per batch")
+    try:
+        parse_spec(args.index_spec)
+    except ShortlistError as exc:
+        raise _flag("--index-spec", args.index_spec, exc) from exc
     docs = load_documents(args.corpus)
-    encoder = SentenceTransformerEncoder(
-        args.embedder,
-        device=args.device,
-        query_prompt=args.query_prompt,
-        document_prompt=args.document_prompt,
-    )
+    try:
+        resolve_model(args.embedder, "sentence-transformers")
+    except ShortlistError as exc:
+        raise _flag("--embedder", args.embedder, exc) from exc
+    with quiet_loading(args.quiet):
+        encoder = SentenceTransformerEncoder(
+            args.embedder,
+            device=args.device,
+            query_prompt=args.query_prompt,
+            document_prompt=args.document_prompt,
+        )
     index = Index(encoder, spec=args.index_spec, batch_size=args.batch_size, bm25=not args.no_bm25)
     index.add(docs, show_progress=not args.quiet)
     path = index.save(args.out)
@@ -59,21 +90,82 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Every check on ``search``'s arguments that needs no index and no model.
+
+    Fills in the default ``-m`` and returns the parsed ``--filter``. ``-n`` is how many
+    candidates stage 1 retrieves, ``-m`` how many of them are shown (after reranking, if
+    any), so ``-m`` cannot exceed ``-n``.
+    """
+    from shortlist.fusion import Fusion
+    from shortlist.index.filters import compile_filter
+    from shortlist.index.persist import check_index_dir
+
+    check_index_dir(Path(args.index))
+    if not args.query.strip():
+        raise InvalidInputError(
+            'The query is empty: pass the text to search for, e.g. shortlist search DIR "heat '
+            'transfer".'
+        )
+    _positive("-n", args.n, "candidates to retrieve")
+    if args.m is None:
+        args.m = min(DEFAULT_TOP_M, args.n) if args.reranker else args.n
+    _positive("-m", args.m, "results to show")
+    if args.m > args.n:
+        raise InvalidInputError(
+            f"-m {args.m} exceeds -n {args.n}: -m results are kept from the -n retrieved "
+            "candidates. Raise -n or lower -m."
+        )
+    if args.fusion is not None:
+        if not args.reranker:
+            raise InvalidInputError(
+                "--fusion combines the retrieval and rerank rankings, so it needs --reranker."
+            )
+        try:
+            Fusion.parse(args.fusion)
+        except ShortlistError as exc:
+            raise _flag("--fusion", args.fusion, exc) from exc
+    flt = _parse_filter(args.filter)
+    if flt is not None:
+        try:
+            compile_filter(flt)
+        except ShortlistError as exc:
+            raise _flag("--filter", " ".join(args.filter), exc) from exc
+    if args.reranker:
+        from shortlist.rerank import check_reranker
+
+        try:
+            check_reranker(args.reranker)
+        except ShortlistError as exc:
+            raise _flag("--reranker", args.reranker, exc) from exc
+    if args.embedder:
+        from shortlist.models import resolve_model
+
+        try:
+            resolve_model(args.embedder, "sentence-transformers")
+        except ShortlistError as exc:
+            raise _flag("--embedder", args.embedder, exc) from exc
+    return flt
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    flt = check_search(args)  # before anything loads
+
     from shortlist.index import Index
     from shortlist.pipeline import Pipeline, default_mode
+    from shortlist.rerank import load_reranker
 
-    index = Index.load(args.index, encoder=args.embedder)
-    flt = _parse_filter(args.filter)
-    if args.reranker:
-        top_n = min(5, args.n) if args.m is None else args.m
+    with quiet_loading(args.quiet):
+        index = Index.load(args.index, encoder=args.embedder)
+        reranker = load_reranker(args.reranker) if args.reranker else None
+    if reranker is not None:
         pipe = Pipeline(
-            index, args.reranker, fetch_k=args.n, top_n=top_n, fusion=args.fusion, mode=args.mode
+            index, reranker, fetch_k=args.n, top_n=args.m, fusion=args.fusion, mode=args.mode
         )
         hits = pipe.search(args.query, filter=flt)
     else:
         mode = args.mode if args.mode is not None else default_mode(index)
-        hits = index.search(args.query, args.n if args.m is None else args.m, filter=flt, mode=mode)
+        hits = index.search(args.query, args.m, filter=flt, mode=mode)
     if args.json:
         json.dump([h.to_dict() for h in hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -88,6 +180,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     json.dump(Index.read_manifest(args.index), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from shortlist.doctor import report
+
+    lines, problems = report()
+    print("\n".join(lines))
+    for problem in problems:
+        print(f"shortlist: problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _table(hits: list[Hit], *, reranked: bool) -> str:
@@ -164,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         type=int,
         default=None,
-        help="results kept after reranking (default 5 with --reranker)",
+        help="results shown, the best of the -n candidates (default: 5 with --reranker, else -n)",
     )
     p.add_argument(
         "--reranker",
@@ -187,11 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--json", action="store_true", help="print a JSON list of {id, score, text, metadata}"
     )
+    p.add_argument("-q", "--quiet", action="store_true", help="no model-loading progress bars")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("info", help="print an index's manifest")
     p.add_argument("index")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the installation: torch build vs GPU, versions, extras",
+        description="Report what is installed; exit 1 if something does not suit this "
+        "machine (such as a CUDA build of torch where no CUDA GPU is usable).",
+    )
+    p.set_defaults(func=cmd_doctor)
 
     add_eval_parser(sub)
     return parser
@@ -200,13 +311,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shortlist`` console script."""
     args = build_parser().parse_args(argv)
-    if getattr(args, "command", None) == "search" and args.reranker and args.m is None:
-        args.m = 5
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
     except ShortlistError as exc:
         print(f"shortlist: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`shortlist info DIR | head`): that is the reader's choice,
+        # not an error. Point stdout at /dev/null so the interpreter's final flush cannot
+        # fail again, and exit like a process killed by SIGPIPE (128 + 13).
+        _stdout_to_devnull()
+        return 141
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

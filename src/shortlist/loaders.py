@@ -22,16 +22,20 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
 
 
 def load_documents(path: str | os.PathLike[str]) -> list[Document]:
-    """Load a corpus file or folder (see module docs) into Documents."""
+    """Load a corpus file or folder (see module docs) into Documents.
+
+    A corpus with no documents at all is an error, not an empty list: indexing it would
+    "succeed" with nothing searchable, which is never what was meant.
+    """
     p = Path(path)
     if not p.exists():
         raise InvalidInputError(f"{p} does not exist; pass a corpus.jsonl file or a folder.")
     if p.is_dir() and (p / "corpus.jsonl").is_file():
-        return list(read_jsonl_corpus(p / "corpus.jsonl"))
+        return _not_empty(p / "corpus.jsonl", list(read_jsonl_corpus(p / "corpus.jsonl")))
     if p.is_dir():
         return read_folder(p)
     if p.suffix in (".jsonl", ".ndjson"):
-        return list(read_jsonl_corpus(p))
+        return _not_empty(p, list(read_jsonl_corpus(p)))
     if p.suffix in TEXT_SUFFIXES:
         return [
             Document(id=p.name, text=p.read_text(encoding="utf-8"), metadata={"source": str(p)})
@@ -39,6 +43,15 @@ def load_documents(path: str | os.PathLike[str]) -> list[Document]:
     raise InvalidInputError(
         f"Don't know how to read {p}: expected a .jsonl corpus, a .txt/.md file, or a folder."
     )
+
+
+def _not_empty(path: Path, docs: list[Document]) -> list[Document]:
+    if not docs:
+        raise InvalidInputError(
+            f"{path} holds no documents (no non-blank lines); add one JSON object per line, "
+            'e.g. {"_id": "d1", "text": "..."}.'
+        )
+    return docs
 
 
 def beir_text(title: str, text: str) -> str:
@@ -72,7 +85,9 @@ def read_folder(folder: Path, suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list
     """Every text file below ``folder`` (sorted, recursive); id = relative POSIX path."""
     files = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
     if not files:
-        raise InvalidInputError(f"No {'/'.join(suffixes)} files found under {folder}.")
+        raise InvalidInputError(
+            f"{folder} holds no documents: no {'/'.join(suffixes)} files below it."
+        )
     docs = []
     for f in files:
         rel = f.relative_to(folder).as_posix()

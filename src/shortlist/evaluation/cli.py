@@ -134,6 +134,7 @@ def _say(message: str) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Handler of ``shortlist eval``; returns the exit code."""
+    from shortlist._quiet import quiet_loading
     from shortlist.errors import InvalidInputError
     from shortlist.evaluation.beir import load_beir
     from shortlist.evaluation.render import format_table, write_report
@@ -146,6 +147,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(args.n)}).")
     fusion = Fusion.parse(args.fusion)
     modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
+    if args.reranker:
+        from shortlist.rerank import check_reranker
+
+        for spec in args.reranker:  # milliseconds each, before the dataset or a model loads
+            check_reranker(spec)
     show = not args.quiet
     dataset = load_beir(args.dataset, split=args.split)
     if dataset.excluded:
@@ -153,22 +159,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         more = ", ..." if len(dataset.excluded) > 8 else ""
         _say(f"Excluded {len(dataset.excluded)} queries that cannot be evaluated: {listed}{more}")
     dataset = dataset.head(args.queries)
-    rerankers = _load_rerankers(args.reranker)
+    with quiet_loading(args.quiet):
+        rerankers = _load_rerankers(args.reranker)
     settings: dict[str, Any] = {}
     t0 = time.perf_counter()
     if args.index:
-        index = Index.load(args.index, encoder=args.embedder)
+        with quiet_loading(args.quiet):
+            index = Index.load(args.index, encoder=args.embedder)
         settings["index_loaded_from"] = args.index
     else:
         if show:
             _say(f"Embedding {len(dataset.corpus)} documents (once)...")
-        index = index_dataset(
-            dataset,
-            args.embedder,
-            spec=args.index_spec,
-            batch_size=args.batch_size,
-            show_progress=show,
-        )
+        with quiet_loading(args.quiet):
+            index = index_dataset(
+                dataset,
+                args.embedder,
+                spec=args.index_spec,
+                batch_size=args.batch_size,
+                show_progress=show,
+            )
         seconds = time.perf_counter() - t0
         settings["index_build_s"] = round(seconds, 2)
         settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None

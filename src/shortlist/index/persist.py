@@ -214,14 +214,19 @@ def reading(directory: Path) -> Iterator[tuple[dict[str, Any], Path]]:
         yield open_manifest(directory)
 
 
-def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
-    """Read and verify the manifest; return it and the current generation folder."""
-    path = directory / MANIFEST
-    if not path.is_file():
+def check_index_dir(directory: Path) -> None:
+    """Raise unless ``directory`` looks like an index (it has a manifest); reads nothing."""
+    if not (directory / MANIFEST).is_file():
         raise IndexFormatError(
             f"{directory} is not a shortlist index (no {MANIFEST}). Build one with "
             "Index.build(...).save(dir) or `shortlist index`."
         )
+
+
+def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
+    """Read and verify the manifest; return it and the current generation folder."""
+    check_index_dir(directory)
+    path = directory / MANIFEST
     try:
         manifest = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from shortlist._optional import require
 from shortlist.documents import FUSED_SCORE_KEY
 
-require("langchain_core", feature="shortlist.langchain")
+require("langchain_core", feature="shortlist.langchain", extra="langchain")
 
 if TYPE_CHECKING:
     from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder

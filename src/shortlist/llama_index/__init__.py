@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shortlist._optional import require
 
-require("llama_index.core", feature="shortlist.llama_index")
+require("llama_index.core", feature="shortlist.llama_index", extra="llama-index")
 
 if TYPE_CHECKING:
     from shortlist.llama_index.filters import to_shortlist_filter

@@ -59,6 +59,7 @@ __all__ = [
     "RerankResult",
     "Reranker",
     "as_reranker",
+    "check_reranker",
     "load_reranker",
 ]
 
@@ -145,6 +146,24 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
     backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
     valid ones (instead of a bare ``TypeError`` from deep inside).
     """
+    cls, kwargs = _constructor_call(spec, options)
+    return cls(**kwargs)
+
+
+def check_reranker(spec: str, **options: Any) -> None:
+    """Raise every error :func:`load_reranker` would raise before a model loads, loading none.
+
+    Checks the backend name, the options, and what the backend's
+    :meth:`~shortlist.rerank.Reranker.preflight` can check cheaply (an ONNX model's folder,
+    a Cohere API key). Imports no torch, onnxruntime or cohere: the command line calls it
+    before loading an index, so a typo costs milliseconds, not a model load.
+    """
+    cls, kwargs = _constructor_call(spec, options)
+    cls.preflight(kwargs)
+
+
+def _constructor_call(spec: str, options: dict[str, Any]) -> tuple[type[Reranker], dict[str, Any]]:
+    """The backend class and the keyword arguments for it, all validated against its signature."""
     backend, model = _parse_spec(spec)
     in_spec = _spec_options(spec)
     twice = sorted(set(in_spec) & set(options))
@@ -163,7 +182,7 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
                 f"{options['model']!r}. Give it once."
             )
         options["model"] = model
-    return cls(**options)
+    return cls, options
 
 
 def as_reranker(reranker: Reranker | str) -> Reranker:

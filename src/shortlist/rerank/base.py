@@ -12,8 +12,8 @@ that swapping a local model for Cohere does not change the score scale.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Literal, get_args
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -85,6 +85,17 @@ class Reranker(ABC):
         default names only the backend.
         """
         return self.backend
+
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """Raise now what building with ``options`` would raise only after loading a model.
+
+        ``options`` are the constructor's keyword arguments. A backend checks what is
+        cheap -- an API key, where the model lives, option values -- without importing its
+        runtime or reading weights, so a command line rejects a typo in milliseconds
+        instead of after the index and models load. The default checks nothing.
+        """
+        return None
 
     def rerank(
         self,

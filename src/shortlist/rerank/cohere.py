@@ -49,6 +49,16 @@ API_KEY_ENV = ("CO_API_KEY", "COHERE_API_KEY")
 _FEATURE = "The Cohere reranker"
 
 
+def _api_key(given: str | None) -> str:
+    """``given``, else ``$CO_API_KEY`` (the cohere SDK's name), else ``$COHERE_API_KEY``."""
+    key = given or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
+    if not key:
+        raise AuthenticationError(
+            "No Cohere API key: set the CO_API_KEY environment variable (or pass api_key=...)."
+        )
+    return key
+
+
 class CohereReranker(Reranker):
     """Cohere's hosted rerank models (``rerank-v3.5``, ``rerank-multilingual-v3.0``, ...).
 
@@ -72,6 +82,11 @@ class CohereReranker(Reranker):
 
     backend = "cohere"
 
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """The API key is there (no request is made; the server judges it)."""
+        _api_key(options.get("api_key"))
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -87,11 +102,7 @@ class CohereReranker(Reranker):
         cohere = require("cohere", feature=_FEATURE)
         if not isinstance(model, str) or not model.strip():
             raise InvalidInputError(f"model must be a non-empty Cohere model name, got {model!r}.")
-        key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
-        if not key:
-            raise AuthenticationError(
-                "No Cohere API key: pass api_key='...' or set the CO_API_KEY environment variable."
-            )
+        key = _api_key(api_key)
         self.timeout = finite_number("timeout (seconds)", timeout, positive=True)
         self.max_retries = int_at_least("max_retries", max_retries, 0)
         self.max_docs_per_request = positive_int("max_docs_per_request", max_docs_per_request)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,14 @@ def auto_device() -> str:
     return "cpu"
 
 
+def _check_sizes(batch_size: object, max_length: object) -> tuple[int, int | None]:
+    """Validated (batch_size, max_length): at construction and in ``preflight`` alike."""
+    return (
+        positive_int("batch_size", batch_size),
+        int_at_least("max_length", max_length, 8, allow_none=True),
+    )
+
+
 class CrossEncoderReranker(Reranker):
     """A sentence-transformers ``CrossEncoder`` with one relevance logit per pair.
 
@@ -53,6 +62,18 @@ class CrossEncoderReranker(Reranker):
 
     backend = "cross-encoder"
 
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """Option values and the model's location, without torch or the weights."""
+        _check_sizes(options.get("batch_size", 32), options.get("max_length"))
+        check_activation(options.get("activation", "sigmoid"))
+        WindowOptions(
+            options.get("long_documents", "truncate"),
+            options.get("window_tokens"),
+            options.get("window_stride"),
+        )
+        resolve_model(options.get("model", DEFAULT_MODEL), "sentence-transformers")
+
     def __init__(
         self,
         model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -68,8 +89,7 @@ class CrossEncoderReranker(Reranker):
     ) -> None:
         st = require("sentence_transformers", feature="The cross-encoder reranker")
         torch = require("torch", feature="The cross-encoder reranker")
-        self.batch_size = positive_int("batch_size", batch_size)
-        self._max_length_given = int_at_least("max_length", max_length, 8, allow_none=True)
+        self.batch_size, self._max_length_given = _check_sizes(batch_size, max_length)
         self.activation = check_activation(activation)
         self.windows = WindowOptions(long_documents, window_tokens, window_stride)  # type: ignore[arg-type]
         self.device = device or auto_device()

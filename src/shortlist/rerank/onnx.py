@@ -33,7 +33,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +119,20 @@ class OnnxReranker(Reranker):
     """
 
     backend = "onnx"
+
+    @classmethod
+    def preflight(cls, options: Mapping[str, Any]) -> None:
+        """Option values and the model's location, without onnxruntime or the weights."""
+        for name in ("batch_size", "threads"):
+            if options.get(name) is not None:
+                positive_int(name, options[name])
+        check_activation(options.get("activation", "sigmoid"))
+        WindowOptions(
+            options.get("long_documents", "truncate"),
+            options.get("window_tokens"),
+            options.get("window_stride"),
+        )
+        resolve_model(options.get("model", DEFAULT_MODEL), "onnx")
 
     def __init__(
         self,
