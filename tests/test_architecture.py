@@ -79,7 +79,7 @@ PUBLIC = {
     },
     "shortlist.rerank": {
         "BACKENDS", "CohereReranker", "CrossEncoderReranker", "OnnxReranker", "RerankResult",
-        "Reranker", "as_reranker", "load_reranker",
+        "Reranker", "as_reranker", "check_reranker", "load_reranker",
     },
     "shortlist.index": {"Bm25", "Filter", "Index", "IndexSpec"},
     "shortlist.encoders": {

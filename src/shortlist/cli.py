@@ -97,9 +97,9 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     candidates stage 1 retrieves, ``-m`` how many of them are shown (after reranking, if
     any), so ``-m`` cannot exceed ``-n``.
     """
-    from shortlist.fusion import Fusion
     from shortlist.index.filters import compile_filter
     from shortlist.index.persist import check_index_dir
+    from shortlist.rerank.fusion import Fusion
 
     check_index_dir(Path(args.index))
     if not args.query.strip():
