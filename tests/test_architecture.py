@@ -74,8 +74,8 @@ PUBLIC = {
         "RETRIEVAL_RANK_KEY", "RETRIEVAL_SCORE_KEY", "RateLimitError", "RerankResult",
         "Reranker", "RerankerAPIError", "RerankerRequestError", "RerankerTimeoutError",
         "SentenceTransformerEncoder", "ShortlistError", "UnknownBackendError",
-        "__version__", "evaluate", "load_beir", "load_documents", "load_encoder",
-        "load_reranker",
+        "UnsafeModelError", "__version__", "evaluate", "load_beir", "load_documents",
+        "load_encoder", "load_reranker",
     },
     "shortlist.rerank": {
         "BACKENDS", "CohereReranker", "CrossEncoderReranker", "OnnxReranker", "RerankResult",

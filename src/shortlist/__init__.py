@@ -34,6 +34,7 @@ from shortlist.errors import (
     RerankerTimeoutError,
     ShortlistError,
     UnknownBackendError,
+    UnsafeModelError,
 )
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ __all__ = [
     "SentenceTransformerEncoder",
     "ShortlistError",
     "UnknownBackendError",
+    "UnsafeModelError",
     "__version__",
     "evaluate",
     "load_beir",

@@ -43,6 +43,9 @@ BACKENDS: dict[str, str] = {
 }
 """Backend name -> ``"module:Class"``. Adding a backend is one line here."""
 
+KEYWORD_ONLY_OPTIONS = frozenset({"trust_remote_code"})
+"""Options a spec string may not carry: only Python code can switch them on."""
+
 _ALIASES = {"cross_encoder": "cross-encoder", "crossencoder": "cross-encoder"}
 
 _LAZY = {
@@ -152,6 +155,13 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
         raise InvalidInputError(
             f"Option(s) {', '.join(map(repr, twice))} given both in the spec ({spec!r}) and as "
             "keyword arguments. Give each once."
+        )
+    if KEYWORD_ONLY_OPTIONS & set(in_spec):
+        raise InvalidInputError(
+            f"Reranker spec {spec!r} sets trust_remote_code: a spec string (a config value, "
+            "--reranker, a serialised adapter) may not run code from a model folder. Pass "
+            "trust_remote_code=True as a Python keyword argument to load_reranker() or the "
+            "reranker class, and only for a model you trust."
         )
     options = {**in_spec, **options}
     cls = _backend_class(backend)
