@@ -17,6 +17,7 @@ from shortlist.documents import (
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
     RETRIEVAL_SCORE_KEY,
+    SCORED_BY_KEY,
     Document,
     Hit,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "RELEVANCE_SCORE_KEY",
     "RETRIEVAL_RANK_KEY",
     "RETRIEVAL_SCORE_KEY",
+    "SCORED_BY_KEY",
     "AuthenticationError",
     "Bm25",
     "Dataset",

@@ -13,6 +13,9 @@ Spec grammar::
     option  := name "=" value       (true/false, integers and floats are converted; any
                                      other value is a string, e.g. activation=none)
 
+A fallback chain joins specs with ``|``: ``"cohere:rerank-v3.5 | onnx:/path/to/dir"``
+(see :mod:`shortlist.rerank.fallback`).
+
 Examples: ``"cohere:rerank-v3.5"``, ``"cross-encoder:cross-encoder/ms-marco-MiniLM-L-6-v2"``,
 ``"onnx:/path/to/dir"``, ``"onnx"`` (the backend's default model),
 ``"onnx:/path/to/dir?dequantize=true&threads=1"`` (options in the string, so a config file
@@ -34,6 +37,7 @@ from shortlist.rerank.ranking import RerankResult
 if TYPE_CHECKING:
     from shortlist.rerank.cohere import CohereReranker
     from shortlist.rerank.cross_encoder import CrossEncoderReranker
+    from shortlist.rerank.fallback import FallbackReranker
     from shortlist.rerank.onnx import OnnxReranker
 
 BACKENDS: dict[str, str] = {
@@ -50,6 +54,7 @@ _ALIASES = {"cross_encoder": "cross-encoder", "crossencoder": "cross-encoder"}
 
 _LAZY = {
     "CrossEncoderReranker": "shortlist.rerank.cross_encoder",
+    "FallbackReranker": "shortlist.rerank.fallback",
     "OnnxReranker": "shortlist.rerank.onnx",
     "CohereReranker": "shortlist.rerank.cohere",
 }
@@ -58,6 +63,7 @@ __all__ = [
     "BACKENDS",
     "CohereReranker",
     "CrossEncoderReranker",
+    "FallbackReranker",
     "OnnxReranker",
     "RerankResult",
     "Reranker",
@@ -148,6 +154,8 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
     backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
     valid ones (instead of a bare ``TypeError`` from deep inside).
     """
+    if isinstance(spec, str) and "|" in spec:
+        return _load_chain(spec, options)
     backend, model = _parse_spec(spec)
     in_spec = _spec_options(spec)
     twice = sorted(set(in_spec) & set(options))
@@ -174,6 +182,24 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
             )
         options["model"] = model
     return cls(**options)
+
+
+_CHAIN_OPTIONS = ("degraded", "failure_threshold", "reset_seconds")
+
+
+def _load_chain(spec: str, options: dict[str, Any]) -> Reranker:
+    """``"a | b | c"``: a :class:`~shortlist.rerank.fallback.FallbackReranker` over the
+    members, primary first. Keyword options are the chain's policy only."""
+    from shortlist.rerank.fallback import FallbackReranker
+
+    known_names("a fallback chain", options, list(_CHAIN_OPTIONS))
+    parts = [p.strip() for p in spec.split("|")]
+    if any(not p for p in parts):
+        raise InvalidInputError(
+            f"Reranker spec {spec!r} has an empty member; write e.g. "
+            "'cohere:rerank-v3.5 | onnx:<model dir>'."
+        )
+    return FallbackReranker([load_reranker(p) for p in parts], **options)
 
 
 def as_reranker(reranker: Reranker | str) -> Reranker:

@@ -18,7 +18,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from shortlist._executor import run_blocking
-from shortlist.documents import Hit, clean_text
+from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
@@ -145,13 +145,17 @@ class Reranker(ABC):
         """
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
-        relevance = self.score(query, [h.document.text for h in items])
+        query, texts = _validate(query, [h.document.text for h in items])
+        relevance, source = self._checked_source(
+            self._score_with_source(query, texts) if texts else _EMPTY, len(texts)
+        )
         return rank_hits(
             items,
             relevance,
             top_n=options.top_n,
             score_threshold=options.score_threshold,
             fusion=options.fusion,
+            scored_by=source,
         )
 
     async def arerank_hits(
@@ -166,13 +170,17 @@ class Reranker(ABC):
         """Async :meth:`rerank_hits` (the backend's native async path)."""
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
-        relevance = await self.ascore(query, [h.document.text for h in items])
+        query, texts = _validate(query, [h.document.text for h in items])
+        relevance, source = self._checked_source(
+            await self._ascore_with_source(query, texts) if texts else _EMPTY, len(texts)
+        )
         return rank_hits(
             items,
             relevance,
             top_n=options.top_n,
             score_threshold=options.score_threshold,
             fusion=options.fusion,
+            scored_by=source,
         )
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
@@ -197,6 +205,18 @@ class Reranker(ABC):
         """Default async path: the CPU-bound ``_score`` in the shared bounded executor."""
         return await run_blocking(self._score, query, texts)
 
+    def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+        """Scores plus the spec of what produced them (a chain names the member that
+        answered, or ``"stage1"``). Returned, not stored: concurrent calls cannot mix."""
+        return self._score(query, texts), self.spec
+
+    async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+        """Async :meth:`_score_with_source`."""
+        return await self._ascore(query, texts), self.spec
+
+    def _checked_source(self, result: tuple[np.ndarray, str], n: int) -> tuple[np.ndarray, str]:
+        return self._checked(result[0], n), result[1]
+
     def _checked(self, scores: np.ndarray, n: int) -> np.ndarray:
         arr = np.asarray(scores, dtype=np.float64).reshape(-1)
         if arr.shape[0] != n:
@@ -207,6 +227,9 @@ class Reranker(ABC):
         if not np.all(np.isfinite(arr)):
             raise RuntimeError(f"{type(self).__name__} returned non-finite scores.")
         return arr
+
+
+_EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:
