@@ -68,7 +68,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.reranker:
         top_n = min(5, args.n) if args.m is None else args.m
         pipe = Pipeline(
-            index, args.reranker, fetch_k=args.n, top_n=top_n, fusion=args.fusion, mode=args.mode
+            index,
+            args.reranker,
+            fetch_k=args.n,
+            top_n=top_n,
+            fusion=args.fusion,
+            mode=args.mode,
+            rerank_budget_ms=args.rerank_budget_ms,
         )
         hits = pipe.search(args.query, filter=flt)
     else:
@@ -176,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fusion",
         default=None,
         help="combine retrieval and rerank rankings: rrf | weighted[:w=0.7]",
+    )
+    p.add_argument(
+        "--rerank-budget-ms",
+        type=float,
+        default=None,
+        help="stop reranking after this many ms; the rest keep their retrieval order",
     )
     p.add_argument(
         "--filter",

@@ -11,6 +11,8 @@ that swapping a local model for Cohere does not change the score scale.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Literal, get_args
@@ -18,6 +20,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from shortlist._executor import run_blocking
+from shortlist._validate import finite_number
 from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
@@ -134,6 +137,7 @@ class Reranker(ABC):
         top_n: int | None = None,
         score_threshold: float | None = None,
         fusion: Fusion | str | None = None,
+        budget_ms: float | None = None,
     ) -> list[tuple[int, Hit]]:
         """Rerank stage-1 hits: (input position, reranked hit) pairs, best first.
 
@@ -142,10 +146,28 @@ class Reranker(ABC):
         fuses with the hits' retrieval scores, or their ranks when a score is missing);
         ``score`` is the final score. The positions let a caller map results back to its
         own objects (the framework adapters copy their documents with them).
+
+        ``budget_ms`` bounds the time spent scoring: candidates are scored in input
+        (retrieval) order, :data:`BUDGET_CHUNK` at a time, and no new chunk starts once
+        the budget is spent; the candidates left unscored keep their retrieval order below
+        the reranked ones, marked ``scored_by="stage1"``. The sync path cannot interrupt a
+        chunk in flight, so it may overrun by one chunk's time; the async path cancels
+        the wait at the deadline.
         """
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
         query, texts = _validate(query, [h.document.text for h in items])
+        if budget_ms is not None:
+            deadline = _deadline(budget_ms)
+            parts: list[tuple[np.ndarray, str]] = []
+            for start in range(0, len(texts), BUDGET_CHUNK):
+                if time.monotonic() >= deadline:
+                    break
+                chunk = texts[start : start + BUDGET_CHUNK]
+                parts.append(
+                    self._checked_source(self._score_with_source(query, chunk), len(chunk))
+                )
+            return _rank_partial(items, parts, options)
         relevance, source = self._checked_source(
             self._score_with_source(query, texts) if texts else _EMPTY, len(texts)
         )
@@ -166,11 +188,26 @@ class Reranker(ABC):
         top_n: int | None = None,
         score_threshold: float | None = None,
         fusion: Fusion | str | None = None,
+        budget_ms: float | None = None,
     ) -> list[tuple[int, Hit]]:
         """Async :meth:`rerank_hits` (the backend's native async path)."""
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
         query, texts = _validate(query, [h.document.text for h in items])
+        if budget_ms is not None:
+            deadline = _deadline(budget_ms)
+            parts: list[tuple[np.ndarray, str]] = []
+            for start in range(0, len(texts), BUDGET_CHUNK):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                chunk = texts[start : start + BUDGET_CHUNK]
+                try:
+                    result = await asyncio.wait_for(self._ascore_with_source(query, chunk), left)
+                except TimeoutError:
+                    break
+                parts.append(self._checked_source(result, len(chunk)))
+            return _rank_partial(items, parts, options)
         relevance, source = self._checked_source(
             await self._ascore_with_source(query, texts) if texts else _EMPTY, len(texts)
         )
@@ -230,6 +267,57 @@ class Reranker(ABC):
 
 
 _EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
+
+BUDGET_CHUNK = 8
+"""Candidates scored per step under a latency budget (a deadline is checked between steps)."""
+
+
+def _deadline(budget_ms: float) -> float:
+    return time.monotonic() + finite_number("budget_ms", budget_ms, positive=True) / 1000.0
+
+
+def _rank_partial(
+    items: list[Hit], parts: list[tuple[np.ndarray, str]], options: RankOptions
+) -> list[tuple[int, Hit]]:
+    """Rank the scored prefix of ``items``; the rest follow in retrieval order.
+
+    Chunks scored by different backends (a fallback chain that switched mid-query) are
+    not comparable: the prefix ends at the first chunk whose source differs.
+    """
+    scores: list[np.ndarray] = []
+    source = parts[0][1] if parts else STAGE1
+    for chunk_scores, chunk_source in parts:
+        if chunk_source != source:
+            break
+        scores.append(chunk_scores)
+    relevance = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float64)
+    m = len(relevance)
+    ranked = rank_hits(
+        items[:m],
+        relevance,
+        top_n=options.top_n,
+        score_threshold=options.score_threshold,
+        fusion=options.fusion,
+        scored_by=source,
+    )
+    room = len(items) - m if options.top_n is None else options.top_n - len(ranked)
+    rest = [
+        (
+            i,
+            Hit(
+                document=h.document,
+                score=h.score,
+                rank=len(ranked) + k,
+                retrieval_score=h.retrieval_score,
+                retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
+                dense_score=h.dense_score,
+                bm25_score=h.bm25_score,
+                scored_by=STAGE1,
+            ),
+        )
+        for k, (i, h) in enumerate(list(enumerate(items))[m : m + max(room, 0)], 1)
+    ]
+    return ranked + rest
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:

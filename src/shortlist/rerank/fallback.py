@@ -134,6 +134,9 @@ class FallbackReranker(Reranker):
                 self._failed(i, exc)
                 last = exc
                 continue
+            except BaseException:  # cancelled (a deadline): neither success nor failure
+                self._release(i)
+                raise
             self._succeeded(i)
             return scores, source
         return self._all_failed(len(texts), last)
@@ -152,6 +155,9 @@ class FallbackReranker(Reranker):
                 self._failed(i, exc)
                 last = exc
                 continue
+            except BaseException:  # cancelled (a deadline): neither success nor failure
+                self._release(i)
+                raise
             self._succeeded(i)
             return scores, source
         return self._all_failed(len(texts), last)
