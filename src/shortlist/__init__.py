@@ -17,6 +17,7 @@ from shortlist.documents import (
     RELEVANCE_SCORE_KEY,
     RETRIEVAL_RANK_KEY,
     RETRIEVAL_SCORE_KEY,
+    SCORED_BY_KEY,
     Document,
     Hit,
 )
@@ -34,6 +35,7 @@ from shortlist.errors import (
     RerankerTimeoutError,
     ShortlistError,
     UnknownBackendError,
+    UnsafeModelError,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ __all__ = [
     "RELEVANCE_SCORE_KEY",
     "RETRIEVAL_RANK_KEY",
     "RETRIEVAL_SCORE_KEY",
+    "SCORED_BY_KEY",
     "AuthenticationError",
     "Bm25",
     "Dataset",
@@ -93,6 +96,7 @@ __all__ = [
     "SentenceTransformerEncoder",
     "ShortlistError",
     "UnknownBackendError",
+    "UnsafeModelError",
     "__version__",
     "evaluate",
     "load_beir",

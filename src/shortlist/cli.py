@@ -160,7 +160,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         reranker = load_reranker(args.reranker) if args.reranker else None
     if reranker is not None:
         pipe = Pipeline(
-            index, reranker, fetch_k=args.n, top_n=args.m, fusion=args.fusion, mode=args.mode
+            index,
+            reranker,
+            fetch_k=args.n,
+            top_n=args.m,
+            fusion=args.fusion,
+            mode=args.mode,
+            rerank_budget_ms=args.rerank_budget_ms,
         )
         hits = pipe.search(args.query, filter=flt)
     else:
@@ -278,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fusion",
         default=None,
         help="combine retrieval and rerank rankings: rrf | weighted[:w=0.7]",
+    )
+    p.add_argument(
+        "--rerank-budget-ms",
+        type=float,
+        default=None,
+        help="stop reranking after this many ms; the rest keep their retrieval order",
     )
     p.add_argument(
         "--filter",

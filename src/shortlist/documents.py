@@ -38,6 +38,14 @@ Written only when fusion is on; without fusion the final score is the relevance 
 """
 
 
+SCORED_BY_KEY = "scored_by"
+"""Metadata key naming the reranker that scored a hit (its spec), or ``"stage1"``."""
+
+STAGE1 = "stage1"
+"""``scored_by`` of hits that no reranker scored: they keep their stage-1 order and score
+(every member of a fallback chain failed, see :mod:`shortlist.rerank.fallback`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """A piece of text with a stable id and JSON-serialisable metadata.
@@ -86,6 +94,8 @@ class Hit:
     similarity after stage 1, the reranker relevance (or the fused score) after stage 2.
     Every stage's score stays visible so a caller can always see why a document ranked;
     ``fused_score`` is set only when fusion decided the order (then it equals ``score``).
+    ``scored_by`` names the reranker that scored the hit (its spec; one member of a
+    fallback chain), or :data:`STAGE1` when none could and the stage-1 order stands.
     """
 
     document: Document
@@ -97,6 +107,7 @@ class Hit:
     fused_score: float | None = None
     dense_score: float | None = None
     bm25_score: float | None = None
+    scored_by: str | None = None
 
     @property
     def id(self) -> str:
@@ -108,9 +119,10 @@ class Hit:
         """The document's text (shortcut)."""
         return self.document.text
 
-    def score_metadata(self) -> dict[str, float | int]:
-        """The scores adapters put into framework metadata, under the shared key names."""
-        out: dict[str, float | int] = {}
+    def score_metadata(self) -> dict[str, float | int | str]:
+        """The scores adapters put into framework metadata, under the shared key names
+        (and which reranker scored the hit, under :data:`SCORED_BY_KEY`)."""
+        out: dict[str, float | int | str] = {}
         if self.retrieval_score is not None:
             out[RETRIEVAL_SCORE_KEY] = self.retrieval_score
         if self.retrieval_rank is not None:
@@ -123,6 +135,8 @@ class Hit:
             out[DENSE_SCORE_KEY] = self.dense_score
         if self.bm25_score is not None:
             out[BM25_SCORE_KEY] = self.bm25_score
+        if self.scored_by is not None:
+            out[SCORED_BY_KEY] = self.scored_by
         return out
 
     def to_dict(self) -> dict[str, Any]:

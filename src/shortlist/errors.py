@@ -23,6 +23,11 @@ class ModelNotFoundError(ShortlistError, OSError):
     """A model could not be resolved locally and the hub is unreachable or disabled."""
 
 
+class UnsafeModelError(ShortlistError, ValueError):
+    """A model folder holds only pickle weights (``*.bin``/``*.pt``/``*.pkl``), which can run
+    code when loaded; shortlist loads safetensors only."""
+
+
 class UnknownBackendError(InvalidInputError):
     """A reranker or index spec names a backend that does not exist."""
 

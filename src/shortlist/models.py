@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from shortlist.errors import ModelNotFoundError
+from shortlist.errors import ModelNotFoundError, UnsafeModelError
 
 ModelFormat = Literal["sentence-transformers", "onnx"]
 
@@ -253,14 +253,19 @@ def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
             raise ModelNotFoundError(
                 f"{raw!r} exists but is not a {fmt} model directory (expected {need} in it)."
             )
+        if fmt == "sentence-transformers":
+            refuse_pickle(path)
         return str(path)
     if _looks_like_path(raw):
         raise ModelNotFoundError(f"Model directory {raw!r} does not exist.")
     hub_id = canonical_id(raw)
     for found in (_from_model_dirs(hub_id, fmt), _from_packages(hub_id, fmt)):
         if found is not None:
+            if fmt == "sentence-transformers":
+                refuse_pickle(found)
             return str(found)
     if fmt == "sentence-transformers" and (cached := _from_hf_cache(hub_id)) is not None:
+        refuse_pickle(cached)
         return str(cached)
     if fmt == "onnx":
         raise ModelNotFoundError(
@@ -279,3 +284,29 @@ def resolve_model(name: str | os.PathLike[str], fmt: ModelFormat) -> str:
             f"reached ({problem}). To fix: {how_to_get(hub_id, fmt, hub_down=True)}."
         )
     return hub_id
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+"""Weight files that torch loads with pickle, which can execute code from the file."""
+
+
+def refuse_pickle(directory: str | os.PathLike[str]) -> None:
+    """Raise :class:`UnsafeModelError` if a model folder has pickle weights and no safetensors.
+
+    Loading a pickle runs whatever code it names, so a downloaded or shared folder could
+    execute code on load; torch's own guard surfaces as a raw ``UnpicklingError`` deep in
+    the stack. A folder with ``*.safetensors`` is fine (transformers prefers them).
+    """
+    root = Path(directory)
+    files = [f for f in root.rglob("*") if f.is_file()]
+    if any(f.suffix == ".safetensors" for f in files):
+        return
+    pickles = sorted(str(f.relative_to(root)) for f in files if f.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise UnsafeModelError(
+            f"Model folder {os.fspath(directory)!r} holds pickle weights "
+            f"({', '.join(pickles[:3])}) "
+            "and no *.safetensors; loading a pickle can run arbitrary code, so shortlist refuses "
+            "it. Convert the weights to safetensors (e.g. `model.save_pretrained(dir, "
+            "safe_serialization=True)` in a trusted environment) and load that folder."
+        )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shortlist._validate import finite_number, positive_int
-from shortlist.documents import Hit
+from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import Filter, Index
 from shortlist.index.hybrid import check_alpha, check_mode
@@ -30,6 +30,12 @@ class PipelineResult:
     retrieve_seconds: float
     rerank_seconds: float
 
+    @property
+    def reranked(self) -> int:
+        """How many of ``hits`` a reranker scored (the rest kept their stage-1 order: a
+        spent ``rerank_budget_ms``, or a fallback chain with every member down)."""
+        return sum(1 for h in self.hits if h.scored_by not in (None, STAGE1))
+
 
 class Pipeline:
     """Index + optional reranker: retrieve ``fetch_k`` candidates, keep the best ``top_n``.
@@ -43,6 +49,10 @@ class Pipeline:
     ``mode`` is stage 1's: ``"hybrid"`` (BM25 + dense, the default where the index has
     BM25; chosen by evaluation, see docs/results/modes.md), ``"dense"`` or ``"bm25"``;
     ``alpha`` picks the hybrid fusion (None: rank fusion; 1 = dense only, 0 = BM25 only).
+
+    ``rerank_budget_ms`` bounds stage 2: candidates are reranked best-retrieval-first in
+    chunks until it is spent, the rest keep their retrieval order below them
+    (``scored_by="stage1"``); :attr:`PipelineResult.reranked` counts the reranked hits.
     """
 
     def __init__(
@@ -56,6 +66,7 @@ class Pipeline:
         score_threshold: float | None = None,
         mode: str | None = None,
         alpha: float | None = None,
+        rerank_budget_ms: float | None = None,
     ) -> None:
         self.index = index
         self.mode: str = check_mode(mode if mode is not None else default_mode(index))
@@ -67,6 +78,9 @@ class Pipeline:
         self.top_n = _top_n(positive_int("top_n", top_n), self.fetch_k)
         self.fusion = Fusion.parse(fusion)
         self.score_threshold = finite_number("score_threshold", score_threshold, allow_none=True)
+        self.rerank_budget_ms = finite_number(
+            "rerank_budget_ms", rerank_budget_ms, positive=True, allow_none=True
+        )
 
     def run(
         self,
@@ -95,6 +109,7 @@ class Pipeline:
                 top_n=n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             hits = [hit for _, hit in ranked]
         return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
@@ -125,6 +140,7 @@ class Pipeline:
                 top_n=n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             hits = [hit for _, hit in ranked]
         return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)

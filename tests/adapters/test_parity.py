@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.documents import Document as LCDocument
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from shortlist import Index, Pipeline
+from shortlist.documents import SCORED_BY_KEY, STAGE1
+from shortlist.errors import RerankerAPIError
 from shortlist.langchain import ShortlistRerank as LCRerank
 from shortlist.langchain import ShortlistRetriever as LCRetriever
 from shortlist.llama_index import ShortlistRerank as LIRerank
 from shortlist.llama_index import ShortlistRetriever as LIRetriever
 from shortlist.rerank import load_reranker
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.fallback import FallbackReranker
 
 QUERIES = [
     "what similarity laws must be obeyed when constructing aeroelastic models",
@@ -120,3 +124,40 @@ def test_pipeline_retrievers_report_the_same_scores(
     else:
         assert [d.metadata["fused_score"] for d in lc] == pytest.approx([h.score for h in hits])
         assert [n.score for n in li] == pytest.approx([h.score for h in hits])
+
+
+class _Down(Reranker):
+    """A primary that is always out of service."""
+
+    @property
+    def spec(self) -> str:
+        return "down"
+
+    def _score(self, query: str, texts: list[str]) -> np.ndarray:
+        raise RerankerAPIError("service unavailable", status_code=503)
+
+
+@pytest.mark.parametrize("degraded_to_stage1", [False, True])
+async def test_both_adapters_say_which_backend_scored(
+    index: Index, reranker: Reranker, degraded_to_stage1: bool
+) -> None:
+    """Through a fallback chain, sync and async, both adapters carry ``scored_by``."""
+    members = [_Down(), _Down()] if degraded_to_stage1 else [_Down(), reranker]
+    chain = FallbackReranker(members, failure_threshold=100)
+    expected = STAGE1 if degraded_to_stage1 else reranker.spec
+    query = QUERIES[1]
+    hits = index.search(query, k=8, mode="hybrid")
+    lc_in = [LCDocument(id=h.id, page_content=h.text, metadata={}) for h in hits]
+    li_in = [NodeWithScore(node=TextNode(id_=h.id, text=h.text), score=h.score) for h in hits]
+    lc_rerank = LCRerank(reranker=chain, top_n=3)
+    li_rerank = LIRerank(reranker=chain, top_n=3)
+    outs = [
+        [d.metadata for d in lc_rerank.compress_documents(lc_in, query)],
+        [d.metadata for d in await lc_rerank.acompress_documents(lc_in, query)],
+        [n.node.metadata for n in li_rerank.postprocess_nodes(li_in, QueryBundle(query))],
+        [n.node.metadata for n in await li_rerank.apostprocess_nodes(li_in, QueryBundle(query))],
+    ]
+    core = await Pipeline(index, chain, fetch_k=8, top_n=3).asearch(query)
+    assert [h.scored_by for h in core] == [expected] * 3
+    for metadata in outs:
+        assert [m[SCORED_BY_KEY] for m in metadata] == [expected] * 3

@@ -11,12 +11,17 @@ Failure modes are programmed with :class:`Reply`:
   request(s) with the given replies in order, then goes back to normal scoring;
 * ``server.always(Reply(503))`` answers every request that way until :meth:`reset`.
 
+* ``server.faults(rate=0.25, seed=7)`` answers each request, with probability ``rate``
+  and a seeded generator, with one of: 429, 500, 503, a slow reply (``slow`` seconds),
+  malformed JSON, or a 200 holding only part of the results.
+
 Every request is recorded in ``server.requests`` (time, headers, JSON body).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -89,6 +94,9 @@ class FakeCohere:
         self._lock = threading.Lock()
         self._script: deque[Reply] = deque()
         self._always: Reply | None = None
+        self._fault_rate = 0.0
+        self._fault_slow = 0.0
+        self._rng = random.Random(0)
         self._requests: list[SeenRequest] = []
         self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -128,11 +136,18 @@ class FakeCohere:
         with self._lock:
             self._always = reply
 
+    def faults(self, rate: float, *, seed: int = 0, slow: float = 2.0) -> None:
+        """Answer a seeded random share ``rate`` of requests with a fault (see module doc)."""
+        with self._lock:
+            self._fault_rate, self._fault_slow = rate, slow
+            self._rng = random.Random(seed)
+
     def reset(self) -> None:
-        """Forget programmed replies and recorded requests."""
+        """Forget programmed replies, fault injection and recorded requests."""
         with self._lock:
             self._script.clear()
             self._always = None
+            self._fault_rate = 0.0
             self._requests.clear()
 
     # called from handler threads
@@ -141,7 +156,25 @@ class FakeCohere:
             self._requests.append(seen)
             if self._script:
                 return self._script.popleft()
+            if self._fault_rate and self._rng.random() < self._fault_rate:
+                return self._fault(seen)
             return self._always
+
+    def _fault(self, seen: SeenRequest) -> Reply:
+        kind = self._rng.choice(("429", "500", "503", "slow", "malformed", "partial"))
+        if kind == "429":
+            return Reply(429, {"message": "rate limited"}, headers={"retry-after-ms": "10"})
+        if kind in ("500", "503"):
+            return Reply(int(kind), {"message": "injected server error"})
+        if kind == "slow":
+            return Reply(delay=self._fault_slow)
+        if kind == "malformed":
+            return Reply(200, raw=b'{"results": [{"index": 0, "relevance_')
+        body = seen.body if isinstance(seen.body, dict) else {}
+        docs = body.get("documents") or [""]
+        full = rerank_body(str(body.get("query") or "q"), list(docs), None)
+        full["results"] = full["results"][: max(0, len(full["results"]) // 2)]
+        return Reply(200, full)
 
     def _answer(self, seen: SeenRequest) -> Reply:
         """Normal behaviour: authenticate, validate like Cohere does, then score."""

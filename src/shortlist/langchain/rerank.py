@@ -51,6 +51,8 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
     """Drop documents whose relevance score is below this."""
     fusion: str | None = None
     """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``."""
+    rerank_budget_ms: float | None = None
+    """Stop reranking after this many ms; the rest keep their retrieval order."""
 
     def compress_documents(
         self,
@@ -71,6 +73,7 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
@@ -98,6 +101,7 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:

@@ -65,6 +65,10 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
         default=None,
         description="Fuse retrieval and rerank scores: 'rrf', 'rrf:k=60', 'weighted:w=0.7'.",
     )
+    rerank_budget_ms: float | None = Field(
+        default=None,
+        description="Stop reranking after this many ms; the rest keep their retrieval order.",
+    )
 
     @field_serializer("reranker")
     def _reranker_spec(self, reranker: Reranker) -> str:
@@ -85,6 +89,7 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
@@ -102,6 +107,7 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
                 top_n=self.top_n,
                 score_threshold=self.score_threshold,
                 fusion=self.fusion,
+                budget_ms=self.rerank_budget_ms,
             )
             out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out

@@ -13,6 +13,9 @@ Spec grammar::
     option  := name "=" value       (true/false, integers and floats are converted; any
                                      other value is a string, e.g. activation=none)
 
+A fallback chain joins specs with ``|``: ``"cohere:rerank-v3.5 | onnx:/path/to/dir"``
+(see :mod:`shortlist.rerank.fallback`).
+
 Examples: ``"cohere:rerank-v3.5"``, ``"cross-encoder:cross-encoder/ms-marco-MiniLM-L-6-v2"``,
 ``"onnx:/path/to/dir"``, ``"onnx"`` (the backend's default model),
 ``"onnx:/path/to/dir?dequantize=true&threads=1"`` (options in the string, so a config file
@@ -34,6 +37,7 @@ from shortlist.rerank.ranking import RerankResult
 if TYPE_CHECKING:
     from shortlist.rerank.cohere import CohereReranker
     from shortlist.rerank.cross_encoder import CrossEncoderReranker
+    from shortlist.rerank.fallback import FallbackReranker
     from shortlist.rerank.onnx import OnnxReranker
 
 BACKENDS: dict[str, str] = {
@@ -43,10 +47,14 @@ BACKENDS: dict[str, str] = {
 }
 """Backend name -> ``"module:Class"``. Adding a backend is one line here."""
 
+KEYWORD_ONLY_OPTIONS = frozenset({"trust_remote_code"})
+"""Options a spec string may not carry: only Python code can switch them on."""
+
 _ALIASES = {"cross_encoder": "cross-encoder", "crossencoder": "cross-encoder"}
 
 _LAZY = {
     "CrossEncoderReranker": "shortlist.rerank.cross_encoder",
+    "FallbackReranker": "shortlist.rerank.fallback",
     "OnnxReranker": "shortlist.rerank.onnx",
     "CohereReranker": "shortlist.rerank.cohere",
 }
@@ -55,6 +63,7 @@ __all__ = [
     "BACKENDS",
     "CohereReranker",
     "CrossEncoderReranker",
+    "FallbackReranker",
     "OnnxReranker",
     "RerankResult",
     "Reranker",
@@ -146,6 +155,8 @@ def load_reranker(spec: str, **options: Any) -> Reranker:
     backend does not take raises :class:`~shortlist.errors.InvalidInputError` naming the
     valid ones (instead of a bare ``TypeError`` from deep inside).
     """
+    if isinstance(spec, str) and "|" in spec:
+        return _load_chain(spec, options)
     cls, kwargs = _constructor_call(spec, options)
     return cls(**kwargs)
 
@@ -157,7 +168,12 @@ def check_reranker(spec: str, **options: Any) -> None:
     :meth:`~shortlist.rerank.Reranker.preflight` can check cheaply (an ONNX model's folder,
     a Cohere API key). Imports no torch, onnxruntime or cohere: the command line calls it
     before loading an index, so a typo costs milliseconds, not a model load.
+    A fallback chain (``"a | b"``) checks each member.
     """
+    if isinstance(spec, str) and "|" in spec:
+        for member in (p.strip() for p in spec.split("|")):
+            check_reranker(member)
+        return
     cls, kwargs = _constructor_call(spec, options)
     cls.preflight(kwargs)
 
@@ -172,6 +188,13 @@ def _constructor_call(spec: str, options: dict[str, Any]) -> tuple[type[Reranker
             f"Option(s) {', '.join(map(repr, twice))} given both in the spec ({spec!r}) and as "
             "keyword arguments. Give each once."
         )
+    if KEYWORD_ONLY_OPTIONS & set(in_spec):
+        raise InvalidInputError(
+            f"Reranker spec {spec!r} sets trust_remote_code: a spec string (a config value, "
+            "--reranker, a serialised adapter) may not run code from a model folder. Pass "
+            "trust_remote_code=True as a Python keyword argument to load_reranker() or the "
+            "reranker class, and only for a model you trust."
+        )
     options = {**in_spec, **options}
     cls = _backend_class(backend)
     known_names(f"the {backend!r} reranker", options, _keyword_params(cls))
@@ -183,6 +206,24 @@ def _constructor_call(spec: str, options: dict[str, Any]) -> tuple[type[Reranker
             )
         options["model"] = model
     return cls, options
+
+
+_CHAIN_OPTIONS = ("degraded", "failure_threshold", "reset_seconds")
+
+
+def _load_chain(spec: str, options: dict[str, Any]) -> Reranker:
+    """``"a | b | c"``: a :class:`~shortlist.rerank.fallback.FallbackReranker` over the
+    members, primary first. Keyword options are the chain's policy only."""
+    from shortlist.rerank.fallback import FallbackReranker
+
+    known_names("a fallback chain", options, list(_CHAIN_OPTIONS))
+    parts = [p.strip() for p in spec.split("|")]
+    if any(not p for p in parts):
+        raise InvalidInputError(
+            f"Reranker spec {spec!r} has an empty member; write e.g. "
+            "'cohere:rerank-v3.5 | onnx:<model dir>'."
+        )
+    return FallbackReranker([load_reranker(p) for p in parts], **options)
 
 
 def as_reranker(reranker: Reranker | str) -> Reranker:

@@ -11,6 +11,8 @@ that swapping a local model for Cohere does not change the score scale.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
@@ -18,7 +20,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from shortlist._executor import run_blocking
-from shortlist.documents import Hit, clean_text
+from shortlist._validate import finite_number
+from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
@@ -145,6 +148,7 @@ class Reranker(ABC):
         top_n: int | None = None,
         score_threshold: float | None = None,
         fusion: Fusion | str | None = None,
+        budget_ms: float | None = None,
     ) -> list[tuple[int, Hit]]:
         """Rerank stage-1 hits: (input position, reranked hit) pairs, best first.
 
@@ -153,16 +157,38 @@ class Reranker(ABC):
         fuses with the hits' retrieval scores, or their ranks when a score is missing);
         ``score`` is the final score. The positions let a caller map results back to its
         own objects (the framework adapters copy their documents with them).
+
+        ``budget_ms`` bounds the time spent scoring: candidates are scored in input
+        (retrieval) order, :data:`BUDGET_CHUNK` at a time, and no new chunk starts once
+        the budget is spent; the candidates left unscored keep their retrieval order below
+        the reranked ones, marked ``scored_by="stage1"``. The sync path cannot interrupt a
+        chunk in flight, so it may overrun by one chunk's time; the async path cancels
+        the wait at the deadline.
         """
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
-        relevance = self.score(query, [h.document.text for h in items])
+        query, texts = _validate(query, [h.document.text for h in items])
+        if budget_ms is not None:
+            deadline = _deadline(budget_ms)
+            parts: list[tuple[np.ndarray, str]] = []
+            for start in range(0, len(texts), BUDGET_CHUNK):
+                if time.monotonic() >= deadline:
+                    break
+                chunk = texts[start : start + BUDGET_CHUNK]
+                parts.append(
+                    self._checked_source(self._score_with_source(query, chunk), len(chunk))
+                )
+            return _rank_partial(items, parts, options)
+        relevance, source = self._checked_source(
+            self._score_with_source(query, texts) if texts else _EMPTY, len(texts)
+        )
         return rank_hits(
             items,
             relevance,
             top_n=options.top_n,
             score_threshold=options.score_threshold,
             fusion=options.fusion,
+            scored_by=source,
         )
 
     async def arerank_hits(
@@ -173,17 +199,36 @@ class Reranker(ABC):
         top_n: int | None = None,
         score_threshold: float | None = None,
         fusion: Fusion | str | None = None,
+        budget_ms: float | None = None,
     ) -> list[tuple[int, Hit]]:
         """Async :meth:`rerank_hits` (the backend's native async path)."""
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
-        relevance = await self.ascore(query, [h.document.text for h in items])
+        query, texts = _validate(query, [h.document.text for h in items])
+        if budget_ms is not None:
+            deadline = _deadline(budget_ms)
+            parts: list[tuple[np.ndarray, str]] = []
+            for start in range(0, len(texts), BUDGET_CHUNK):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                chunk = texts[start : start + BUDGET_CHUNK]
+                try:
+                    result = await asyncio.wait_for(self._ascore_with_source(query, chunk), left)
+                except TimeoutError:
+                    break
+                parts.append(self._checked_source(result, len(chunk)))
+            return _rank_partial(items, parts, options)
+        relevance, source = self._checked_source(
+            await self._ascore_with_source(query, texts) if texts else _EMPTY, len(texts)
+        )
         return rank_hits(
             items,
             relevance,
             top_n=options.top_n,
             score_threshold=options.score_threshold,
             fusion=options.fusion,
+            scored_by=source,
         )
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
@@ -208,6 +253,18 @@ class Reranker(ABC):
         """Default async path: the CPU-bound ``_score`` in the shared bounded executor."""
         return await run_blocking(self._score, query, texts)
 
+    def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+        """Scores plus the spec of what produced them (a chain names the member that
+        answered, or ``"stage1"``). Returned, not stored: concurrent calls cannot mix."""
+        return self._score(query, texts), self.spec
+
+    async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+        """Async :meth:`_score_with_source`."""
+        return await self._ascore(query, texts), self.spec
+
+    def _checked_source(self, result: tuple[np.ndarray, str], n: int) -> tuple[np.ndarray, str]:
+        return self._checked(result[0], n), result[1]
+
     def _checked(self, scores: np.ndarray, n: int) -> np.ndarray:
         arr = np.asarray(scores, dtype=np.float64).reshape(-1)
         if arr.shape[0] != n:
@@ -218,6 +275,60 @@ class Reranker(ABC):
         if not np.all(np.isfinite(arr)):
             raise RuntimeError(f"{type(self).__name__} returned non-finite scores.")
         return arr
+
+
+_EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
+
+BUDGET_CHUNK = 8
+"""Candidates scored per step under a latency budget (a deadline is checked between steps)."""
+
+
+def _deadline(budget_ms: float) -> float:
+    return time.monotonic() + finite_number("budget_ms", budget_ms, positive=True) / 1000.0
+
+
+def _rank_partial(
+    items: list[Hit], parts: list[tuple[np.ndarray, str]], options: RankOptions
+) -> list[tuple[int, Hit]]:
+    """Rank the scored prefix of ``items``; the rest follow in retrieval order.
+
+    Chunks scored by different backends (a fallback chain that switched mid-query) are
+    not comparable: the prefix ends at the first chunk whose source differs.
+    """
+    scores: list[np.ndarray] = []
+    source = parts[0][1] if parts else STAGE1
+    for chunk_scores, chunk_source in parts:
+        if chunk_source != source:
+            break
+        scores.append(chunk_scores)
+    relevance = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float64)
+    m = len(relevance)
+    ranked = rank_hits(
+        items[:m],
+        relevance,
+        top_n=options.top_n,
+        score_threshold=options.score_threshold,
+        fusion=options.fusion,
+        scored_by=source,
+    )
+    room = len(items) - m if options.top_n is None else options.top_n - len(ranked)
+    rest = [
+        (
+            i,
+            Hit(
+                document=h.document,
+                score=h.score,
+                rank=len(ranked) + k,
+                retrieval_score=h.retrieval_score,
+                retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
+                dense_score=h.dense_score,
+                bm25_score=h.bm25_score,
+                scored_by=STAGE1,
+            ),
+        )
+        for k, (i, h) in enumerate(list(enumerate(items))[m : m + max(room, 0)], 1)
+    ]
+    return ranked + rest
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:

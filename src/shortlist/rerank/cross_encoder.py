@@ -57,7 +57,9 @@ class CrossEncoderReranker(Reranker):
         max_length: token limit per (query, text) pair; ``None`` keeps the model's own.
         activation: ``"sigmoid"`` (default, scores in 0..1) or ``"none"`` (raw logits).
         long_documents / window_tokens / window_stride: see :mod:`shortlist.rerank.windows`.
-        trust_remote_code: allow custom modelling code from the model repository.
+        trust_remote_code: allow custom modelling code from the model repository. A Python
+            keyword only: a spec string cannot carry it (so a config file or ``--reranker``
+            cannot switch it on), and :attr:`spec` leaves it out.
     """
 
     backend = "cross-encoder"
@@ -142,7 +144,6 @@ class CrossEncoderReranker(Reranker):
                 "long_documents": None if self.windows.mode == "truncate" else self.windows.mode,
                 "window_tokens": self.windows.window_tokens,
                 "window_stride": self.windows.window_stride,
-                "trust_remote_code": True if self.trust_remote_code else None,
             },
         )
 

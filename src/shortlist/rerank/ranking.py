@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shortlist._validate import finite_number, positive_int
-from shortlist.documents import Hit
+from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion, best_first
 
@@ -120,13 +120,36 @@ def rank_hits(
     top_n: int | None = None,
     score_threshold: float | None = None,
     fusion: Fusion | str | None = None,
+    scored_by: str | None = None,
 ) -> list[tuple[int, Hit]]:
     """:func:`select` over hits: (input position, reranked hit) pairs, best first.
 
     Each output hit keeps its document and stage-1 scores, and gains ``relevance_score``,
-    ``fused_score`` (with fusion) and its new ``rank``; ``score`` is the final score.
-    ``retrieval_rank`` defaults to the input position for hits that had none.
+    ``fused_score`` (with fusion), its new ``rank`` and ``scored_by``; ``score`` is the
+    final score. ``retrieval_rank`` defaults to the input position for hits that had none.
+
+    ``scored_by=STAGE1`` means no reranker scored them: the hits keep their input order
+    and score, with no relevance score, no threshold and no fusion (there is nothing to
+    apply them to); only the ``top_n`` cut applies.
     """
+    if scored_by == STAGE1:
+        keep = len(hits) if top_n is None else top_n
+        return [
+            (
+                i,
+                Hit(
+                    document=h.document,
+                    score=h.score,
+                    rank=rank,
+                    retrieval_score=h.retrieval_score,
+                    retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
+                    dense_score=h.dense_score,
+                    bm25_score=h.bm25_score,
+                    scored_by=STAGE1,
+                ),
+            )
+            for rank, (i, h) in enumerate(list(enumerate(hits))[:keep], 1)
+        ]
     relevance = np.asarray(relevance, dtype=np.float64).reshape(-1)
     if len(relevance) != len(hits):
         raise InvalidInputError(
@@ -156,6 +179,7 @@ def rank_hits(
                     retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
                     relevance_score=float(relevance[i]),
                     fused_score=result.score if fused else None,
+                    scored_by=scored_by,
                 ),
             )
         )
