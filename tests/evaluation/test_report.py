@@ -18,7 +18,7 @@ from shortlist.evaluation import (
     to_markdown,
     write_report,
 )
-from shortlist.evaluation.report import result_id
+from shortlist.evaluation.measure import result_id
 from shortlist.evaluation.results import STAGE1
 from shortlist.pipeline import Pipeline
 from shortlist.rerank.base import Reranker

@@ -20,20 +20,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shortlist._optional import require
 from shortlist._validate import positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.evaluation.beir import Dataset
-from shortlist.evaluation.metrics import per_query
-from shortlist.evaluation.results import STAGE1, Latency, Report, Row
+from shortlist.evaluation.measure import RankFn, as_callable, evaluate_callable, progress, row
+from shortlist.evaluation.results import STAGE1, Report, Row
 from shortlist.evaluation.verdict import verdicts
 from shortlist.index import Index
 from shortlist.index.hybrid import check_alpha, check_mode
@@ -46,7 +45,6 @@ from shortlist.rerank.ranking import rank_hits
 logger = logging.getLogger(__name__)
 
 DEFAULT_N = (10, 20, 50, 100)
-RankFn = Callable[[str], Iterable[Any]]
 RerankerArg = Reranker | str | tuple[str, Reranker]
 
 
@@ -86,7 +84,7 @@ def evaluate(
                 "rerankers= needs a Pipeline or an Index to draw candidates from; a "
                 "black-box callable is evaluated as it is."
             )
-        return _evaluate_callable(_as_callable(system), dataset, m, k, show_progress)
+        return evaluate_callable(as_callable(system), dataset, m, k, show_progress)
     models: list[RerankerArg | None] = list(rerankers)
     fusions = [Fusion.parse(fusion)]
     if isinstance(system, Pipeline):
@@ -179,7 +177,7 @@ class _IndexRun:
     def execute(self, show_progress: bool) -> Report:
         queries = list(self.dataset.queries.items())
         self._warm_up(queries[0][1])
-        for qid, query in _progress(queries, show_progress):
+        for qid, query in progress(queries, show_progress):
             self._query(qid, query)
         rows = [row for md in self.modes for n in self.n_values for row in self._rows(md, n)]
         labels = [label for label, _ in self.models]
@@ -244,13 +242,13 @@ class _IndexRun:
                     pool = pools[md.name][:n]
                     relevance = np.array([by_id[h.id] for h in pool], dtype=np.float64)
                     spent = per_pair * len(pool)
-                    name = _named_row(label, md, self.modes)
+                    name = _namedrow(label, md, self.modes)
                     self._record((name, n), qid, rank_hits(pool, relevance), spent)
                     for f in self.fusions:  # the stored scores, re-ranked: no second model pass
                         t0 = time.perf_counter()
                         fused = rank_hits(pool, relevance, fusion=f)
                         extra = time.perf_counter() - t0
-                        key = (_named_row(_fused(label, f), md, self.modes), n)
+                        key = (_namedrow(_fused(label, f), md, self.modes), n)
                         self._record(key, qid, fused, spent + extra)
 
     def _record(
@@ -262,13 +260,13 @@ class _IndexRun:
     def _rows(self, md: _Mode, n: int) -> list[Row]:
         base = {q: c[:n] for q, c in self.candidates[md.name].items()}
         t1 = self.t_stage1[md.name]
-        first = _named_row(STAGE1, md, self.modes)
-        rows = [_row(self.dataset, self.k, self.m, n, first, base, t1, mode=md.name)]
+        first = _namedrow(STAGE1, md, self.modes)
+        rows = [row(self.dataset, self.k, self.m, n, first, base, t1, mode=md.name)]
         for label, _ in self.models:
             for f in [None, *self.fusions]:
-                name = _named_row(label if f is None else _fused(label, f), md, self.modes)
+                name = _namedrow(label if f is None else _fused(label, f), md, self.modes)
                 rows.append(
-                    _row(
+                    row(
                         self.dataset,
                         self.k,
                         self.m,
@@ -285,7 +283,7 @@ class _IndexRun:
         return rows
 
 
-def _named_row(name: str, md: _Mode, modes: list[_Mode]) -> str:
+def _namedrow(name: str, md: _Mode, modes: list[_Mode]) -> str:
     """Row names carry the mode only when a report compares several."""
     return f"{name} ({md.name})" if len(modes) > 1 else name
 
@@ -303,44 +301,6 @@ def _best_funnel(rows: Sequence[Row], k: int) -> str:
 
 def _p50(row: Row) -> float:
     return row.stage2.p50_ms if row.stage2 is not None else 0.0
-
-
-def _row(
-    dataset: Dataset,
-    k: int,
-    m: int,
-    n: int | None,
-    system: str,
-    run: dict[str, list[str]],
-    t1: list[float],
-    t2: list[float] | None = None,
-    *,
-    reranker: str | None = None,
-    fusion: str | None = None,
-    mode: str | None = None,
-) -> Row:
-    specs = [f"nDCG@{k}", f"MRR@{k}", f"Recall@{m}"]
-    with_recall_n = n is not None and reranker is None
-    if with_recall_n:
-        specs.append(f"Recall@{n}")  # may equal Recall@M by name: computed one by one
-    scores = [next(iter(per_query(run, dataset.qrels, [s]).values())) for s in specs]
-    means = [float(np.mean(list(v.values()))) for v in scores]
-    total = float(np.sum(t1) + (np.sum(t2) if t2 is not None else 0.0))
-    return Row(
-        n=n,
-        system=system,
-        reranker=reranker,
-        fusion=fusion,
-        ndcg=means[0],
-        mrr=means[1],
-        recall_m=means[2],
-        recall_n=means[3] if with_recall_n else None,
-        stage1=Latency.of(t1),
-        stage2=Latency.of(t2) if t2 is not None else None,
-        qps=len(t1) / total if total > 0 else float("inf"),
-        per_query_ndcg=scores[0],
-        mode=mode,
-    )
 
 
 def _fused(label: str, fusion: Fusion) -> str:
@@ -394,67 +354,3 @@ def _check_n(n_values: Sequence[int]) -> tuple[int, ...]:
     if not n_values:
         raise InvalidInputError("n_values must be positive integers, got none.")
     return tuple(sorted({positive_int("n_values", n) for n in n_values}))
-
-
-def _progress(items: list[tuple[str, str]], show: bool) -> Iterable[tuple[str, str]]:
-    if not show:
-        return items
-    tqdm = require("tqdm", feature="Progress bars").tqdm
-    bar: Iterable[tuple[str, str]] = tqdm(
-        items, desc="Evaluating", unit="query", dynamic_ncols=True, leave=False
-    )
-    return bar
-
-
-# ----------------------------------------------------------------- black-box callables
-def _as_callable(system: Any) -> RankFn:
-    if callable(system):
-        return system  # type: ignore[no-any-return]
-    for attr in ("invoke", "retrieve"):  # LangChain retriever, LlamaIndex retriever
-        method = getattr(system, attr, None)
-        if callable(method):
-            return method  # type: ignore[no-any-return]
-    raise InvalidInputError(
-        f"Cannot evaluate a {type(system).__name__}: pass a Pipeline, an Index, or a "
-        "callable query -> ranked results."
-    )
-
-
-def result_id(item: Any) -> str:
-    """The doc id of one result: a str, a shortlist Hit/Document, a LangChain Document
-    (``.id``) or a LlamaIndex node / NodeWithScore (``.node_id``)."""
-    if isinstance(item, str):
-        return item
-    for attr in ("node_id", "id"):
-        value = getattr(item, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    raise InvalidInputError(
-        f"Result {item!r:.80} has no document id: return ids, or documents with an id "
-        "(LangChain: Document(id=...), LlamaIndex: node.id_)."
-    )
-
-
-def _evaluate_callable(fn: RankFn, dataset: Dataset, m: int, k: int, show: bool) -> Report:
-    run: dict[str, list[str]] = {}
-    seconds: list[float] = []
-    queries = list(dataset.queries.items())
-    list(fn(queries[0][1]))  # untimed warm-up
-    for qid, query in _progress(queries, show):
-        t0 = time.perf_counter()
-        results = list(fn(query))
-        seconds.append(time.perf_counter() - t0)
-        run[qid] = [result_id(r) for r in results]
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    return Report(
-        dataset=dataset.name,
-        description=dataset.describe(),
-        queries=len(queries),
-        k=k,
-        m=m,
-        n_values=(),
-        rows=(_row(dataset, k, m, None, name, run, seconds),),
-        verdicts=(),
-        settings={"system": name},
-        notes=("Black-box system: latency is end to end, per query, single stream.",),
-    )
