@@ -47,7 +47,8 @@ class Pipeline:
     silently fewer results.
 
     ``mode`` is stage 1's: ``"hybrid"`` (BM25 + dense, the default where the index has
-    BM25; chosen by evaluation, see docs/results/modes.md), ``"dense"`` or ``"bm25"``;
+    BM25; provisional until the mode comparison in docs/index.md is in), ``"dense"`` or
+    ``"bm25"``;
     ``alpha`` picks the hybrid fusion (None: rank fusion; 1 = dense only, 0 = BM25 only).
 
     ``rerank_budget_ms`` bounds stage 2: candidates are reranked best-retrieval-first in
@@ -200,7 +201,7 @@ class Pipeline:
 
 
 DEFAULT_MODE = "hybrid"
-"""Stage 1 of the funnel where the index has BM25 (see docs/results/modes.md)."""
+"""Stage 1 of the funnel where the index has BM25 (provisional: see docs/index.md)."""
 
 
 def default_mode(index: Index) -> str:
