@@ -16,7 +16,8 @@ from shortlist.index import Index
 from shortlist.langchain import ShortlistRerank as LCRerank
 from shortlist.llama_index import ShortlistRerank as LIRerank
 from shortlist.pipeline import Pipeline
-from shortlist.rerank.base import BUDGET_CHUNK, Reranker
+from shortlist.rerank.base import Reranker
+from shortlist.rerank.budget import BUDGET_CHUNK
 
 N = 4 * BUDGET_CHUNK
 

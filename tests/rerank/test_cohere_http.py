@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shortlist.documents import STAGE1, Document, Hit
 from shortlist.errors import (
     AuthenticationError,
     InvalidInputError,
@@ -177,6 +178,53 @@ def test_slower_than_timeout_is_a_timeout_error(make: Any, fake_cohere: FakeCohe
         make(timeout=0.3, max_retries=0).rerank(QUERY, DOCS)
     assert time.perf_counter() - start < 1.4
     assert isinstance(RerankerTimeoutError("x"), TimeoutError)
+
+
+def _hits(docs: list[str]) -> list[Hit]:
+    return [
+        Hit(Document(str(i), d), score=1.0 - i / 100, rank=i + 1, retrieval_score=1.0 - i / 100)
+        for i, d in enumerate(docs)
+    ]
+
+
+def test_a_budget_is_one_request_bounded_by_the_budget(make: Any, fake_cohere: FakeCohere) -> None:
+    """Under a budget, Cohere gets every candidate in one request whose timeout is the
+    budget (not timeout=5 s): a slow reply costs the budget, and the candidates keep their
+    stage-1 order instead of an error."""
+    fake_cohere.script(Reply(delay=1.5))
+    reranker = make(timeout=5.0, max_retries=0)
+    start = time.perf_counter()
+    ranked = [h for _, h in reranker.rerank_hits(QUERY, _hits(DOCS), budget_ms=300)]
+    assert time.perf_counter() - start < 1.2
+    assert [h.id for h in ranked] == [str(i) for i in range(len(DOCS))]
+    assert {h.scored_by for h in ranked} == {STAGE1}
+    assert len(fake_cohere.requests) == 1
+
+
+def test_a_budget_that_suffices_reranks_all_in_one_request(
+    make: Any, fake_cohere: FakeCohere
+) -> None:
+    reranker = make()
+    ranked = [h for _, h in reranker.rerank_hits(QUERY, _hits(DOCS), budget_ms=5_000)]
+    assert [int(h.id) for h in ranked] == expected_order(QUERY, DOCS)
+    assert {h.scored_by for h in ranked} == {reranker.spec}
+    (seen,) = fake_cohere.requests
+    assert seen.body["documents"] == DOCS
+
+
+async def test_async_budget_bounds_the_request(make: Any, fake_cohere: FakeCohere) -> None:
+    fake_cohere.script(Reply(delay=1.5))
+    start = time.perf_counter()
+    ranked = [h for _, h in await make().arerank_hits(QUERY, _hits(DOCS), budget_ms=300)]
+    assert time.perf_counter() - start < 1.2
+    assert {h.scored_by for h in ranked} == {STAGE1}
+
+
+def test_a_timeout_shorter_than_the_budget_still_raises(make: Any, fake_cohere: FakeCohere) -> None:
+    """The budget turns its own expiry into stage-1 order, not the service's timeouts."""
+    fake_cohere.script(Reply(delay=1.5))
+    with pytest.raises(RerankerTimeoutError):
+        make(timeout=0.3, max_retries=0).rerank_hits(QUERY, _hits(DOCS), budget_ms=10_000)
 
 
 def test_malformed_json_is_a_typed_error(make: Any, fake_cohere: FakeCohere) -> None:

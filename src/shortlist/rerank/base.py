@@ -20,9 +20,9 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from shortlist._executor import run_blocking
-from shortlist._validate import finite_number
 from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
+from shortlist.rerank.budget import BUDGET_CHUNK, deadline_after, rank_partial, spent, within
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
 
@@ -77,6 +77,10 @@ class Reranker(ABC):
 
     #: short backend name used in specs and logs, e.g. ``"onnx"``
     backend: str = "base"
+
+    #: candidates scored per step under a latency budget; None: all in one step (a remote
+    #: backend, which bounds the step itself with :func:`~shortlist.rerank.budget.seconds_left`)
+    budget_chunk: int | None = BUDGET_CHUNK
 
     @property
     def spec(self) -> str:
@@ -159,26 +163,32 @@ class Reranker(ABC):
         own objects (the framework adapters copy their documents with them).
 
         ``budget_ms`` bounds the time spent scoring: candidates are scored in input
-        (retrieval) order, :data:`BUDGET_CHUNK` at a time, and no new chunk starts once
+        (retrieval) order, :attr:`budget_chunk` at a time, and no new chunk starts once
         the budget is spent; the candidates left unscored keep their retrieval order below
         the reranked ones, marked ``scored_by="stage1"``. The sync path cannot interrupt a
-        chunk in flight, so it may overrun by one chunk's time; the async path cancels
-        the wait at the deadline.
+        local chunk in flight, so it may overrun by one chunk's time; the async path
+        cancels the wait at the deadline. A remote backend (Cohere) sends every candidate
+        at once with what is left of the budget as its request timeout
+        (:mod:`shortlist.rerank.budget`).
         """
         options = RankOptions.of(top_n, score_threshold, fusion)
         items = _check_hits(hits)
         query, texts = _validate(query, [h.document.text for h in items])
         if budget_ms is not None:
-            deadline = _deadline(budget_ms)
+            deadline = deadline_after(budget_ms)
             parts: list[tuple[np.ndarray, str]] = []
-            for start in range(0, len(texts), BUDGET_CHUNK):
-                if time.monotonic() >= deadline:
-                    break
-                chunk = texts[start : start + BUDGET_CHUNK]
-                parts.append(
-                    self._checked_source(self._score_with_source(query, chunk), len(chunk))
-                )
-            return _rank_partial(items, parts, options)
+            with within(deadline):
+                for chunk in self._budget_steps(texts):
+                    if spent(deadline):
+                        break
+                    try:
+                        result = self._score_with_source(query, chunk)
+                    except TimeoutError:
+                        if not spent(deadline):
+                            raise
+                        break  # the request timed out with the budget: the budget's cut
+                    parts.append(self._checked_source(result, len(chunk)))
+            return rank_partial(items, parts, options)
         relevance, source = self._checked_source(
             self._score_with_source(query, texts) if texts else _EMPTY, len(texts)
         )
@@ -206,19 +216,23 @@ class Reranker(ABC):
         items = _check_hits(hits)
         query, texts = _validate(query, [h.document.text for h in items])
         if budget_ms is not None:
-            deadline = _deadline(budget_ms)
+            deadline = deadline_after(budget_ms)
             parts: list[tuple[np.ndarray, str]] = []
-            for start in range(0, len(texts), BUDGET_CHUNK):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                chunk = texts[start : start + BUDGET_CHUNK]
-                try:
-                    result = await asyncio.wait_for(self._ascore_with_source(query, chunk), left)
-                except TimeoutError:
-                    break
-                parts.append(self._checked_source(result, len(chunk)))
-            return _rank_partial(items, parts, options)
+            with within(deadline):
+                for chunk in self._budget_steps(texts):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        result = await asyncio.wait_for(
+                            self._ascore_with_source(query, chunk), left
+                        )
+                    except TimeoutError:
+                        if not spent(deadline):
+                            raise
+                        break
+                    parts.append(self._checked_source(result, len(chunk)))
+            return rank_partial(items, parts, options)
         relevance, source = self._checked_source(
             await self._ascore_with_source(query, texts) if texts else _EMPTY, len(texts)
         )
@@ -230,6 +244,10 @@ class Reranker(ABC):
             fusion=options.fusion,
             scored_by=source,
         )
+
+    def _budget_steps(self, texts: list[str]) -> list[list[str]]:
+        step = self.budget_chunk or max(len(texts), 1)
+        return [texts[i : i + step] for i in range(0, len(texts), step)]
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text, in input order (no sorting, no cut)."""
@@ -278,57 +296,6 @@ class Reranker(ABC):
 
 
 _EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
-
-BUDGET_CHUNK = 8
-"""Candidates scored per step under a latency budget (a deadline is checked between steps)."""
-
-
-def _deadline(budget_ms: float) -> float:
-    return time.monotonic() + finite_number("budget_ms", budget_ms, positive=True) / 1000.0
-
-
-def _rank_partial(
-    items: list[Hit], parts: list[tuple[np.ndarray, str]], options: RankOptions
-) -> list[tuple[int, Hit]]:
-    """Rank the scored prefix of ``items``; the rest follow in retrieval order.
-
-    Chunks scored by different backends (a fallback chain that switched mid-query) are
-    not comparable: the prefix ends at the first chunk whose source differs.
-    """
-    scores: list[np.ndarray] = []
-    source = parts[0][1] if parts else STAGE1
-    for chunk_scores, chunk_source in parts:
-        if chunk_source != source:
-            break
-        scores.append(chunk_scores)
-    relevance = np.concatenate(scores) if scores else np.zeros(0, dtype=np.float64)
-    m = len(relevance)
-    ranked = rank_hits(
-        items[:m],
-        relevance,
-        top_n=options.top_n,
-        score_threshold=options.score_threshold,
-        fusion=options.fusion,
-        scored_by=source,
-    )
-    room = len(items) - m if options.top_n is None else options.top_n - len(ranked)
-    rest = [
-        (
-            i,
-            Hit(
-                document=h.document,
-                score=h.score,
-                rank=len(ranked) + k,
-                retrieval_score=h.retrieval_score,
-                retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
-                dense_score=h.dense_score,
-                bm25_score=h.bm25_score,
-                scored_by=STAGE1,
-            ),
-        )
-        for k, (i, h) in enumerate(list(enumerate(items))[m : m + max(room, 0)], 1)
-    ]
-    return ranked + rest
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:

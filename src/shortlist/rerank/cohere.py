@@ -40,6 +40,7 @@ from shortlist.errors import (
     ShortlistError,
 )
 from shortlist.rerank.base import Reranker, format_spec
+from shortlist.rerank.budget import seconds_left
 
 DEFAULT_MODEL = "rerank-v3.5"
 DEFAULT_BASE_URL = "https://api.cohere.com"
@@ -81,6 +82,7 @@ class CohereReranker(Reranker):
     """
 
     backend = "cohere"
+    budget_chunk = None  # one request per budget, timed out by it (see rerank.budget)
 
     @classmethod
     def preflight(cls, options: Mapping[str, Any]) -> None:
@@ -213,11 +215,18 @@ class CohereReranker(Reranker):
             "query": query,
             "documents": chunk,
             "top_n": len(chunk),  # every score; the base class sorts and cuts
-            "request_options": self._request_options,
+            "request_options": self._options_now(),
         }
         if self.max_tokens_per_doc is not None:
             args["max_tokens_per_doc"] = self.max_tokens_per_doc
         return args
+
+    def _options_now(self) -> dict[str, Any]:
+        """Request options; under a latency budget the timeout is what is left of it."""
+        left = seconds_left()
+        if left is None or left >= self.timeout:
+            return self._request_options
+        return {**self._request_options, "timeout_in_seconds": left}
 
     def _translate(self, exc: Exception) -> Exception:
         return translate_error(
