@@ -62,6 +62,10 @@ def rerank_fields(owner: str, data: dict[str, Any], accepted: Iterable[str]) -> 
         out["score_threshold"] = finite_number(
             "score_threshold", out["score_threshold"], allow_none=True
         )
+    if "rerank_budget_ms" in out:
+        out["rerank_budget_ms"] = finite_number(
+            "rerank_budget_ms", out["rerank_budget_ms"], positive=True, allow_none=True
+        )
     if "fusion" in out:
         fusion = Fusion.parse(out["fusion"])
         out["fusion"] = None if fusion is None else str(fusion)

@@ -47,6 +47,10 @@ RERANKS = [LCRerank, LIRerank]
         ({"score_threshold": "high"}, InvalidInputError, "score_threshold must be a finite"),
         ({"score_threshold": float("nan")}, InvalidInputError, "score_threshold must be a"),
         ({"fusion": "median"}, InvalidInputError, "Unknown fusion"),
+        ({"fusion": "weighted:w=3"}, InvalidInputError, "within 0..1"),
+        ({"rerank_budget_ms": 0}, InvalidInputError, "rerank_budget_ms"),
+        ({"rerank_budget_ms": float("inf")}, InvalidInputError, "rerank_budget_ms"),
+        ({"top_n": 2.5}, InvalidInputError, "top_n must be a positive integer"),
     ],
 )
 def test_the_same_mistake_raises_the_same_error(
@@ -105,7 +109,13 @@ def test_k_beyond_the_pipelines_fetch_k_is_an_error(li_index: Index, li_reranker
 
 @pytest.mark.parametrize(
     ("options", "match"),
-    [({"k": 0}, "k must be a positive integer"), ({"kk": 3}, "did you mean 'k'")],
+    [
+        ({"k": 0}, "k must be a positive integer"),
+        ({"kk": 3}, "did you mean 'k'"),
+        ({"mode": "semantic"}, "mode must be one of"),
+        ({"alpha": 2}, "within 0..1"),
+        ({"alpha": float("nan")}, "alpha"),
+    ],
 )
 def test_langchain_retriever_arguments_are_typed_errors(
     li_index: Index, options: dict[str, Any], match: str

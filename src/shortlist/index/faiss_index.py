@@ -180,6 +180,12 @@ class Index:
         """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
         if isinstance(ids, str):
             raise InvalidInputError("delete() takes a list of ids, not a single string.")
+        ids = list(ids)
+        for i, doc_id in enumerate(ids):
+            if not isinstance(doc_id, str):
+                raise InvalidInputError(
+                    f"ids[{i}] is {doc_id!r}; document ids are str (write {str(doc_id)!r})."
+                )
         with self._lock:
             return self._remove(self._store.keys_of(ids))
 

@@ -40,6 +40,12 @@ def _validate(op: str, expected: Any) -> None:
         raise InvalidInputError(f"{op} needs a list of values, got {expected!r}.")
     if op == "$exists" and not isinstance(expected, bool):
         raise InvalidInputError(f"$exists takes true or false, got {expected!r}.")
+    if op in ("$gt", "$gte", "$lt", "$lte") and (
+        isinstance(expected, bool) or not isinstance(expected, int | float | str)
+    ):
+        raise InvalidInputError(
+            f"{op} compares with a number or a string (dates as ISO text), got {expected!r}."
+        )
 
 
 def _field(key: str, op: str, expected: Any, metadata: Mapping[str, Any]) -> bool:
