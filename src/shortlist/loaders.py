@@ -59,6 +59,24 @@ def beir_text(title: str, text: str) -> str:
     return f"{title}\n{text}".strip() if title else text
 
 
+def json_objects(
+    path: Path, error: type[InvalidInputError] = InvalidInputError
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; ``error``
+    names the file and line of anything that is not a JSON object."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{path}:{lineno}: not valid JSON ({exc.msg}).") from None
+            if not isinstance(row, dict):
+                raise error(f"{path}:{lineno}: expected a JSON object.")
+            yield lineno, row
+
+
 def read_jsonl_corpus(path: Path) -> Iterator[Document]:
     """Read BEIR-style JSON lines: ``_id``/``id``, ``title``, ``text``; other keys -> metadata."""
     with path.open(encoding="utf-8") as fh:

@@ -9,7 +9,6 @@ cannot be scored -- no judgments at all, or judgments that are all non-relevant 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from types import MappingProxyType
 from shortlist._validate import positive_int
 from shortlist.documents import Document
 from shortlist.errors import InvalidInputError
-from shortlist.loaders import read_jsonl_corpus
+from shortlist.loaders import json_objects, read_jsonl_corpus
 
 NO_JUDGMENTS = "no judgments"
 NO_RELEVANT = "no relevant document (all grades <= 0)"
@@ -134,24 +133,13 @@ def load_beir(path: str | os.PathLike[str], split: str = "test") -> Dataset:
 
 def _read_queries(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                qid, text = row.get("_id", row.get("id")), row["text"]
-            except (json.JSONDecodeError, KeyError, AttributeError) as exc:
-                raise InvalidInputError(
-                    f"{path}:{lineno}: expected a JSON object with '_id' and 'text' ({exc!r})."
-                ) from exc
-            if qid is None or not isinstance(text, str) or not text.strip():
-                raise InvalidInputError(
-                    f"{path}:{lineno}: query needs an '_id' and non-empty text."
-                )
-            if str(qid) in out:
-                raise InvalidInputError(f"{path}:{lineno}: duplicate query id {qid!r}.")
-            out[str(qid)] = text
+    for lineno, row in json_objects(path):
+        qid, text = row.get("_id", row.get("id")), row.get("text")
+        if qid is None or not isinstance(text, str) or not text.strip():
+            raise InvalidInputError(f"{path}:{lineno}: query needs an '_id' and non-empty text.")
+        if str(qid) in out:
+            raise InvalidInputError(f"{path}:{lineno}: duplicate query id {qid!r}.")
+        out[str(qid)] = text
     return out
 
 
