@@ -8,9 +8,11 @@ so the three cannot drift apart.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shortlist import defaults
 from shortlist._validate import finite_number, positive_int
 from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
@@ -51,6 +53,13 @@ class Pipeline:
     ``"bm25"``;
     ``alpha`` picks the hybrid fusion (None: rank fusion; 1 = dense only, 0 = BM25 only).
 
+    ``fallback`` (a reranker, a spec, or a list) and ``degraded`` (``"stage1"`` or
+    ``"raise"``) make the reranker a :class:`~shortlist.rerank.fallback.FallbackReranker`:
+    when it fails, the next one scores the same candidates; when all fail, ``"stage1"``
+    (the default) returns the stage-1 order. ``Pipeline(index, "cohere:rerank-v3.5",
+    fallback="onnx:cross-encoder/ms-marco-MiniLM-L-12-v2")`` equals the spec
+    ``"cohere:rerank-v3.5 | onnx:..."``.
+
     ``rerank_budget_ms`` bounds stage 2: candidates are reranked best-retrieval-first in
     chunks until it is spent, the rest keep their retrieval order below them
     (``scored_by="stage1"``); :attr:`PipelineResult.reranked` counts the reranked hits.
@@ -61,20 +70,22 @@ class Pipeline:
         index: Index,
         reranker: Reranker | str | None = None,
         *,
-        fetch_k: int = 100,
+        fetch_k: int = defaults.FETCH_K,
         top_n: int = 5,
-        fusion: Fusion | str | None = None,
+        fusion: Fusion | str | None = defaults.FUSION,
         score_threshold: float | None = None,
         mode: str | None = None,
-        alpha: float | None = None,
+        alpha: float | None = defaults.HYBRID_ALPHA,
         rerank_budget_ms: float | None = None,
+        fallback: Reranker | str | Sequence[Reranker | str] | None = None,
+        degraded: str | None = None,
     ) -> None:
         self.index = index
         self.mode: str = check_mode(mode if mode is not None else default_mode(index))
         self.alpha = check_alpha(alpha)
         if self.mode != "dense" and index.bm25 is None:
             index.search("probe", 1, mode=self.mode)  # raises the "needs BM25" error
-        self.reranker = None if reranker is None else as_reranker(reranker)
+        self.reranker = _chain(reranker, fallback, degraded)
         self.fetch_k = positive_int("fetch_k", fetch_k)
         self.top_n = _top_n(positive_int("top_n", top_n), self.fetch_k)
         self.fusion = Fusion.parse(fusion)
@@ -200,13 +211,34 @@ class Pipeline:
         )
 
 
-DEFAULT_MODE = "hybrid"
-"""Stage 1 of the funnel where the index has BM25 (provisional: see docs/index.md)."""
-
-
 def default_mode(index: Index) -> str:
     """The funnel's stage-1 mode for ``index``: hybrid where it has BM25, else dense."""
-    return DEFAULT_MODE if index.bm25 is not None else "dense"
+    return defaults.STAGE1_MODE if index.bm25 is not None else "dense"
+
+
+def _chain(
+    reranker: Reranker | str | None,
+    fallback: Reranker | str | Sequence[Reranker | str] | None,
+    degraded: str | None,
+) -> Reranker | None:
+    """The pipeline's reranker: as given, or a fallback chain when asked for one."""
+    if fallback is None and degraded is None:
+        return None if reranker is None else as_reranker(reranker)
+    if reranker is None:
+        raise InvalidInputError(
+            "fallback= and degraded= apply to a reranker; pass the primary reranker too."
+        )
+    from shortlist.rerank.fallback import FallbackReranker
+
+    primary = as_reranker(reranker)
+    members: list[Reranker | str] = (
+        list(primary.members) if isinstance(primary, FallbackReranker) else [primary]
+    )
+    if fallback is not None:
+        members += [fallback] if isinstance(fallback, str | Reranker) else list(fallback)
+    if degraded is None and isinstance(primary, FallbackReranker):
+        degraded = primary.degraded
+    return FallbackReranker(members, degraded=degraded or "stage1")
 
 
 def _top_n(top_n: int, fetch_k: int) -> int:

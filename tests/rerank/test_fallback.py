@@ -146,3 +146,27 @@ def test_cohere_errors_fall_back_over_real_http(
     fake_cohere.script(Reply(400, {"message": "invalid request: bad"}))
     with pytest.raises(InvalidInputError):  # the API rejected the request: no fallback
         chain.rerank_hits("what is x", HITS)
+
+
+def test_pipeline_builds_the_chain_from_fallback_and_degraded() -> None:
+    from shortlist import Index, Pipeline
+    from tests.unit.toy import HashEncoder
+
+    index = Index.build(["x" * n for n in (3, 9, 1, 5)], HashEncoder(), ids=list("abcd"))
+    down = RerankerAPIError("down", status_code=503)
+    pipe = Pipeline(index, Scripted("a", down), fetch_k=4, top_n=2, fallback=Scripted("b"))
+    assert isinstance(pipe.reranker, FallbackReranker)
+    assert pipe.reranker.spec == "scripted:a | scripted:b"
+    hits = pipe.search("q")
+    assert [h.id for h in hits] == ["b", "d"] and {h.scored_by for h in hits} == {"scripted:b"}
+    alone = Pipeline(index, Scripted("a", down), fetch_k=4, top_n=2, degraded="stage1")
+    stage1 = index.search("q", 2, mode=alone.mode)
+    assert [h.id for h in alone.search("q")] == [h.id for h in stage1]
+    assert {h.scored_by for h in alone.search("q")} == {STAGE1}
+    strict = Pipeline(index, Scripted("a", down), top_n=2, fetch_k=4, degraded="raise")
+    with pytest.raises(RerankerAPIError):
+        strict.search("q")
+    with pytest.raises(InvalidInputError, match="degraded must be"):
+        Pipeline(index, Scripted("a"), degraded="ignore")
+    with pytest.raises(InvalidInputError, match="pass the primary reranker"):
+        Pipeline(index, fallback=Scripted("b"))
