@@ -79,7 +79,13 @@ def add_eval_parser(subparsers: Any) -> None:
         "-m", type=_positive, default=10, help="shortlist size for Recall@M (default 10)"
     )
     p.add_argument(
-        "--fusion", default="rrf", help="fused variant to report too: rrf[:k=60] | weighted | none"
+        "--fusion",
+        action="extend",
+        nargs="+",
+        default=None,
+        metavar="SPEC",
+        help="fused variant(s) to report too: rrf[:k=60] | weighted[:w=0.5] | none "
+        "(repeatable; default rrf)",
     )
     p.add_argument(
         "--mode",
@@ -120,12 +126,16 @@ def command_line(args: argparse.Namespace) -> str:
             parts += [flag, value]
     for spec in args.reranker:
         parts += ["--reranker", spec]
-    parts += ["-n", ",".join(map(str, args.n)), "-m", str(args.m), "--fusion", args.fusion]
+    parts += ["-n", ",".join(map(str, args.n)), "-m", str(args.m), "--fusion", *_fusions(args)]
     if args.mode:
         parts += ["--mode", args.mode]
     if args.queries:
         parts += ["--queries", str(args.queries)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _fusions(args: argparse.Namespace) -> list[str]:
+    return list(args.fusion) if args.fusion else ["rrf"]
 
 
 def _say(message: str) -> None:
@@ -145,7 +155,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # everything that can be wrong with the arguments fails here, before minutes of embedding
     if args.m > min(args.n):
         raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(args.n)}).")
-    fusion = Fusion.parse(args.fusion)
+    fusion = [f for f in map(Fusion.parse, _fusions(args)) if f is not None]
     modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
     if args.reranker:
         from shortlist.rerank import check_reranker

@@ -55,7 +55,7 @@ def evaluate(
     n_values: Sequence[int] = DEFAULT_N,
     m: int = 10,
     rerankers: Sequence[RerankerArg] = (),
-    fusion: Fusion | str | None = "rrf",
+    fusion: Fusion | str | Sequence[Fusion | str] | None = "rrf",
     k: int = 10,
     show_progress: bool = True,
     modes: Sequence[str] | None = None,
@@ -65,7 +65,8 @@ def evaluate(
     * :class:`Pipeline` or :class:`Index` built over ``dataset.corpus``: a per-N report
       for stage 1 and stage 1 + each reranker (the pipeline's own and ``rerankers``:
       Reranker objects, spec strings, or ``(label, reranker)`` pairs), plain and fused
-      with ``fusion`` (None: plain only; a pipeline's own fusion is reported as well).
+      with ``fusion`` (one or a list; None: plain only; a pipeline's own fusion is
+      reported as well).
       The pipeline's ``fetch_k``/``top_n`` are replaced by ``n_values`` and ``m``.
       ``modes`` compares stage-1 modes (``"dense"``, ``"bm25"``, ``"hybrid"``,
       ``"hybrid:alpha=0.5"``): every row is run once per mode, and the report names the
@@ -86,7 +87,8 @@ def evaluate(
             )
         return evaluate_callable(as_callable(system), dataset, m, k, show_progress)
     models: list[RerankerArg | None] = list(rerankers)
-    fusions = [Fusion.parse(fusion)]
+    listed = [fusion] if fusion is None or isinstance(fusion, str | Fusion) else list(fusion)
+    fusions = [Fusion.parse(f) for f in listed]
     if isinstance(system, Pipeline):
         models.insert(0, system.reranker)
         fusions.append(system.fusion)
