@@ -113,6 +113,23 @@ def test_fused_rows_with_different_k_are_two_rows(memo_index, data) -> None:  # 
     assert (k1.fusion, k60.fusion) == ("rrf:k=1", "rrf:k=60")
 
 
+def test_several_fusions_are_rows_of_one_run(memo_index, data) -> None:  # type: ignore[no-untyped-def]
+    oracle = Oracle(data, 1.0)
+    rep = evaluate(
+        memo_index,
+        data.head(3),
+        n_values=(10,),
+        rerankers=[("oracle", oracle)],
+        fusion=["rrf", "weighted:w=0.2", "weighted:w=1"],
+        show_progress=False,
+    )
+    assert rep.systems == [
+        STAGE1, "oracle", "oracle + rrf:k=60", "oracle + weighted:w=0.2", "oracle + weighted:w=1"
+    ]  # fmt: skip
+    # weight 1 on the reranker is the reranker's own order
+    assert rep.row(10, "oracle + weighted:w=1").ndcg == rep.row(10, "oracle").ndcg
+
+
 def test_black_box_callables(memo_index, data, report) -> None:  # type: ignore[no-untyped-def]
     rep = evaluate(lambda q: memo_index.search(q, 10), data, m=5, show_progress=False)
     (row,) = rep.rows
