@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shortlist import defaults
 from shortlist._validate import positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
@@ -54,11 +55,13 @@ def stage1(
     """Stage-1 options: the caller's, else the pipeline's, else the funnel's default mode.
 
     A retriever over a bare index is stage 1 of a funnel, so it defaults to the funnel's
-    mode (hybrid where the index has BM25), not to ``Index.search``'s dense.
+    mode and hybrid weight (hybrid, alpha 0.5, where the index has BM25), not to
+    ``Index.search``'s dense.
     """
     options: dict[str, Any] = {"mode": mode, "alpha": alpha}
     if isinstance(source, Index):
         options["mode"] = mode if mode is not None else default_mode(source)
+        options["alpha"] = alpha if alpha is not None else defaults.HYBRID_ALPHA
         options["sparse_k"] = sparse_k
     elif sparse_k is not None:
         raise InvalidInputError(

@@ -51,7 +51,8 @@ class Pipeline:
     ``mode`` is stage 1's: ``"hybrid"`` (BM25 + dense, the default where the index has
     BM25; provisional until the mode comparison in docs/index.md is in), ``"dense"`` or
     ``"bm25"``;
-    ``alpha`` picks the hybrid fusion (None: rank fusion; 1 = dense only, 0 = BM25 only).
+    ``alpha`` weighs the hybrid fusion (1 = dense only, 0 = BM25 only; default 0.5, see
+    :mod:`shortlist.defaults`); ``None`` fuses by reciprocal rank instead.
 
     ``fallback`` (a reranker, a spec, or a list) and ``degraded`` (``"stage1"`` or
     ``"raise"``) make the reranker a :class:`~shortlist.rerank.fallback.FallbackReranker`:

@@ -30,6 +30,7 @@ from shortlist import (
     InvalidInputError,
     Pipeline,
     UnknownBackendError,
+    defaults,
 )
 from shortlist.langchain import FUSED_SCORE_KEY, ShortlistRerank, ShortlistRetriever
 from shortlist.rerank.base import Reranker
@@ -69,7 +70,9 @@ def _is_descending(values: list[float]) -> bool:
 # ---------------------------------------------------------------------------- retriever
 def test_retriever_returns_ids_metadata_and_scores(lc_index: Index) -> None:  # noqa: F811
     docs = ShortlistRetriever(index=lc_index, k=5).invoke(QUERY)
-    hits = lc_index.search(QUERY, 5, mode="hybrid")  # the funnel default
+    hits = lc_index.search(
+        QUERY, 5, mode="hybrid", alpha=defaults.HYBRID_ALPHA
+    )  # the funnel default
     assert [d.id for d in docs] == [h.id for h in hits]
     for doc, hit in zip(docs, hits, strict=True):
         assert doc.page_content == hit.text
@@ -82,7 +85,7 @@ def test_retriever_returns_ids_metadata_and_scores(lc_index: Index) -> None:  # 
 
 def test_retriever_k_defaults(lc_index: Index, lc_reranker: Reranker) -> None:  # noqa: F811
     assert len(ShortlistRetriever(index=lc_index).invoke(QUERY)) == 4
-    pipe = Pipeline(lc_index, lc_reranker, fetch_k=10, top_n=2)
+    pipe = Pipeline(lc_index, lc_reranker, fetch_k=10, top_n=2, fusion=None)
     assert len(ShortlistRetriever(pipeline=pipe).invoke(QUERY)) == 2
 
 
@@ -112,7 +115,7 @@ def test_retriever_needs_exactly_one_source(lc_index: Index) -> None:  # noqa: F
 
 
 def test_pipeline_retriever_reranks(lc_index: Index, lc_reranker: Reranker) -> None:  # noqa: F811
-    pipe = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=5)
+    pipe = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=5, fusion=None)
     docs = ShortlistRetriever(pipeline=pipe).invoke(QUERY, k=3)
     assert len(docs) == 3
     assert _is_descending(_scores(docs, RELEVANCE_SCORE_KEY))
@@ -126,7 +129,9 @@ async def test_async_retriever_does_not_block_loop(
     lc_reranker: Reranker,  # noqa: F811
 ) -> None:
     """The event loop keeps ticking while a retrieve + rerank is in flight."""
-    retriever = ShortlistRetriever(pipeline=Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=3))
+    retriever = ShortlistRetriever(
+        pipeline=Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=3, fusion=None)
+    )
     ticks = 0
 
     async def ticker() -> None:
@@ -153,7 +158,7 @@ def test_retriever_callbacks_fire(lc_index: Index) -> None:  # noqa: F811
 # ---------------------------------------------------------------------------- compressor
 def _compression(index: Index, reranker: Reranker, **opts: Any) -> ContextualCompressionRetriever:
     return ContextualCompressionRetriever(
-        base_compressor=ShortlistRerank(reranker=reranker, **opts),
+        base_compressor=ShortlistRerank(reranker=reranker, **{"fusion": None, **opts}),
         base_retriever=ShortlistRetriever(index=index, k=FETCH),
     )
 
@@ -164,7 +169,9 @@ def test_compression_retriever_sync(lc_index: Index, lc_reranker: Reranker) -> N
     docs = _compression(lc_index, lc_reranker).invoke(QUERY, config={"callbacks": [rec]})
     assert len(docs) == 3  # LangChain's top_n convention
     assert _is_descending(_scores(docs, RELEVANCE_SCORE_KEY))
-    retrieved = {h.id: h for h in lc_index.search(QUERY, FETCH, mode="hybrid")}
+    retrieved = {
+        h.id: h for h in lc_index.search(QUERY, FETCH, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
+    }
     for doc in docs:  # stage-1 scores survive the rerank
         hit = retrieved[doc.id]
         assert doc.metadata[RETRIEVAL_SCORE_KEY] == pytest.approx(hit.score)
@@ -174,7 +181,7 @@ def test_compression_retriever_sync(lc_index: Index, lc_reranker: Reranker) -> N
     assert ("chain_start", "ShortlistRerank") in names
     assert ("chain_end", 3) in rec.events
 
-    hits = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=3).search(QUERY)
+    hits = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=3, fusion=None).search(QUERY)
     assert [d.id for d in docs] == [h.id for h in hits]
     assert _scores(docs, RELEVANCE_SCORE_KEY) == pytest.approx(
         [h.relevance_score for h in hits], abs=1e-6
@@ -200,7 +207,7 @@ async def test_compressor_never_mutates_inputs(
 ) -> None:
     inputs = ShortlistRetriever(index=lc_index, k=FETCH).invoke(QUERY)
     snapshot = copy.deepcopy(inputs)
-    compressor = ShortlistRerank(reranker=lc_reranker, top_n=None)
+    compressor = ShortlistRerank(reranker=lc_reranker, top_n=None, fusion=None)
     for out in (
         compressor.compress_documents(inputs, QUERY),
         await compressor.acompress_documents(inputs, QUERY),
@@ -217,7 +224,7 @@ def test_compressor_on_foreign_documents(lc_reranker: Reranker) -> None:  # noqa
         LCDocument(page_content="Bananas are yellow.", id="b", metadata={"src": "b"}),
         LCDocument(page_content="Paris is the largest city in France.", id="c"),
     ]
-    out = ShortlistRerank(reranker=lc_reranker, top_n=2).compress_documents(
+    out = ShortlistRerank(reranker=lc_reranker, top_n=2, fusion=None).compress_documents(
         docs, "What is the capital of France?"
     )
     assert [d.page_content for d in out] == [docs[0].page_content, docs[2].page_content]
@@ -231,7 +238,7 @@ def test_compressor_scores_page_content_only(lc_reranker: Reranker) -> None:  # 
     """Metadata never leaks into the scored text (LlamaIndex's EMBED-mode pitfall)."""
     plain = LCDocument(page_content="Paris is the capital of France.")
     noisy = LCDocument(page_content=plain.page_content, metadata={"source": "wiki.pdf", "p": 3})
-    out = ShortlistRerank(reranker=lc_reranker, top_n=None).compress_documents(
+    out = ShortlistRerank(reranker=lc_reranker, top_n=None, fusion=None).compress_documents(
         [plain, noisy], "capital of France"
     )
     assert out[0].metadata[RELEVANCE_SCORE_KEY] == pytest.approx(
@@ -247,19 +254,21 @@ def test_compressor_fusion_threshold_and_empty(lc_index: Index, lc_reranker: Rer
     assert len(fused) == 5 and _is_descending(_scores(fused, FUSED_SCORE_KEY))
     assert all(RELEVANCE_SCORE_KEY in d.metadata for d in fused)
 
-    everything = ShortlistRerank(reranker=lc_reranker, top_n=None).compress_documents(inputs, QUERY)
+    everything = ShortlistRerank(reranker=lc_reranker, top_n=None, fusion=None).compress_documents(
+        inputs, QUERY
+    )
     cut = sorted(_scores(everything, RELEVANCE_SCORE_KEY))[FETCH // 2]
     kept = ShortlistRerank(
-        reranker=lc_reranker, top_n=None, score_threshold=cut
+        reranker=lc_reranker, top_n=None, score_threshold=cut, fusion=None
     ).compress_documents(inputs, QUERY)
     assert kept and min(_scores(kept, RELEVANCE_SCORE_KEY)) >= cut
     assert len(kept) < len(everything)
 
-    assert ShortlistRerank(reranker=lc_reranker).compress_documents([], QUERY) == []
+    assert ShortlistRerank(reranker=lc_reranker, fusion=None).compress_documents([], QUERY) == []
 
 
 def test_compressor_accepts_spec_string(onnx_model_path: Any) -> None:
-    compressor = ShortlistRerank(reranker=f"onnx:{onnx_model_path}", top_n=1)
+    compressor = ShortlistRerank(reranker=f"onnx:{onnx_model_path}", top_n=1, fusion=None)
     assert isinstance(compressor.reranker, Reranker)
     out = compressor.compress_documents(
         [LCDocument(page_content="Cats purr."), LCDocument(page_content="FAISS searches vectors.")],
@@ -270,11 +279,11 @@ def test_compressor_accepts_spec_string(onnx_model_path: Any) -> None:
 
 def test_bad_specs_raise_typed_errors(lc_reranker: Reranker) -> None:  # noqa: F811
     with pytest.raises(UnknownBackendError):
-        ShortlistRerank(reranker="no-such-backend:model")
+        ShortlistRerank(reranker="no-such-backend:model", fusion=None)
     with pytest.raises(InvalidInputError, match="fusion"):
         ShortlistRerank(reranker=lc_reranker, fusion="median")
     with pytest.raises(InvalidInputError, match="top_n"):
-        ShortlistRerank(reranker=lc_reranker, top_n=0)
+        ShortlistRerank(reranker=lc_reranker, top_n=0, fusion=None)
 
 
 # ---------------------------------------------------------------------------- LCEL
@@ -293,7 +302,7 @@ async def test_lcel_rag_chain(lc_index: Index, lc_reranker: Reranker) -> None:  
         seen.append(value)
         return value
 
-    compressor = ShortlistRerank(reranker=lc_reranker, top_n=2)
+    compressor = ShortlistRerank(reranker=lc_reranker, top_n=2, fusion=None)
 
     def rerank(x: dict[str, Any]) -> list[LCDocument]:
         return list(compressor.compress_documents(x["docs"], x["question"]))
@@ -315,7 +324,7 @@ async def test_lcel_rag_chain(lc_index: Index, lc_reranker: Reranker) -> None:  
     assert len(seen) == 2 and [d.id for d in seen[0]] == [d.id for d in seen[1]]
     assert all(RELEVANCE_SCORE_KEY in d.metadata for d in seen[0])
 
-    pipe = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=2)
+    pipe = Pipeline(lc_index, lc_reranker, fetch_k=FETCH, top_n=2, fusion=None)
     one_runnable = ShortlistRetriever(pipeline=pipe) | _format
     assert one_runnable.invoke(QUERY) == _format(seen[0])
 

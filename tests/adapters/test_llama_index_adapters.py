@@ -91,7 +91,7 @@ def _reranks(seen: list[BaseEvent]) -> list[BaseEvent]:
 def test_rerank_scores_ids_and_metadata(
     candidates: list[NodeWithScore], li_reranker: Reranker, relevance: list[float]
 ) -> None:
-    out = ShortlistRerank(reranker=li_reranker, top_n=5).postprocess_nodes(
+    out = ShortlistRerank(reranker=li_reranker, top_n=5, fusion=None).postprocess_nodes(
         candidates, query_str=QUERY
     )
     assert id_scores(out) == _expected(candidates, relevance, 5)
@@ -137,7 +137,7 @@ def test_rerank_scores_the_text_only(li_reranker: Reranker) -> None:
             score=0.4,
         ),
     ]
-    out = ShortlistRerank(reranker=li_reranker, top_n=None).postprocess_nodes(
+    out = ShortlistRerank(reranker=li_reranker, top_n=None, fusion=None).postprocess_nodes(
         nodes, query_str=QUERY
     )
     assert out[0].score == pytest.approx(out[1].score)
@@ -151,7 +151,7 @@ def test_rerank_threshold_fusion_and_spec_string(
     onnx_model_path: Any,
 ) -> None:
     cut = sorted(relevance)[FETCH // 2]
-    kept = ShortlistRerank(reranker=li_reranker, top_n=None, score_threshold=cut)
+    kept = ShortlistRerank(reranker=li_reranker, top_n=None, score_threshold=cut, fusion=None)
     above = [s if s >= cut else -1.0 for s in relevance]  # below the cut sorts last
     expected = _expected(candidates, above, sum(s >= cut for s in relevance))
     assert id_scores(kept.postprocess_nodes(candidates, query_str=QUERY)) == expected
@@ -168,7 +168,7 @@ def test_rerank_threshold_fusion_and_spec_string(
             relevance[[n.node.node_id for n in candidates].index(node.node.node_id)]
         )
 
-    from_spec = ShortlistRerank(reranker=f"onnx:{onnx_model_path}", top_n=3)
+    from_spec = ShortlistRerank(reranker=f"onnx:{onnx_model_path}", top_n=3, fusion=None)
     assert isinstance(from_spec.reranker, Reranker)
     few = candidates[:4]  # the spec loads the model at full length: keep this small
     few_scores = from_spec.reranker.score(
@@ -177,7 +177,7 @@ def test_rerank_threshold_fusion_and_spec_string(
     assert id_scores(from_spec.postprocess_nodes(few, query_str=QUERY)) == _expected(
         few, few_scores.tolist(), 3
     )
-    assert ShortlistRerank(reranker=li_reranker).top_n == 2  # LlamaIndex's convention
+    assert ShortlistRerank(reranker=li_reranker, fusion=None).top_n == 2  # LlamaIndex's convention
     with pytest.raises(ValueError, match="fusion"):
         ShortlistRerank(reranker=li_reranker, fusion="borda")
 
@@ -185,7 +185,7 @@ def test_rerank_threshold_fusion_and_spec_string(
 async def test_apostprocess_equals_sync_and_does_not_block_the_loop(
     candidates: list[NodeWithScore], li_reranker: Reranker, relevance: list[float]
 ) -> None:
-    rerank = ShortlistRerank(reranker=li_reranker, top_n=5)
+    rerank = ShortlistRerank(reranker=li_reranker, top_n=5, fusion=None)
     results: list[list[NodeWithScore]] = []
 
     async def work() -> None:
@@ -199,7 +199,7 @@ async def test_apostprocess_equals_sync_and_does_not_block_the_loop(
 def test_rerank_events_fire_after_validation(
     candidates: list[NodeWithScore], li_reranker: Reranker, events: list[BaseEvent]
 ) -> None:
-    rerank = ShortlistRerank(reranker=li_reranker, top_n=4)
+    rerank = ShortlistRerank(reranker=li_reranker, top_n=4, fusion=None)
     out = rerank.postprocess_nodes(candidates[:8], query_str=QUERY)
     start, end = _reranks(events)
     assert isinstance(start, ReRankStartEvent) and isinstance(end, ReRankEndEvent)
@@ -221,7 +221,7 @@ def test_rerank_events_fire_after_validation(
 async def test_rerank_events_fire_on_the_async_path(
     candidates: list[NodeWithScore], li_reranker: Reranker, events: list[BaseEvent]
 ) -> None:
-    rerank = ShortlistRerank(reranker=li_reranker, top_n=3)
+    rerank = ShortlistRerank(reranker=li_reranker, top_n=3, fusion=None)
     await rerank.apostprocess_nodes(candidates[:6], query_str=QUERY)
     await rerank.apostprocess_nodes([], query_str=QUERY)
     assert [type(e) for e in _reranks(events)] == [ReRankStartEvent, ReRankEndEvent] * 2
@@ -231,7 +231,7 @@ async def test_rerank_events_fire_on_the_async_path(
 def _engine(index: Index, reranker: Reranker) -> RetrieverQueryEngine:
     return RetrieverQueryEngine.from_args(
         ShortlistRetriever(index=index, similarity_top_k=FETCH),
-        node_postprocessors=[ShortlistRerank(reranker=reranker, top_n=3)],
+        node_postprocessors=[ShortlistRerank(reranker=reranker, top_n=3, fusion=None)],
         llm=MockLLM(),
     )
 

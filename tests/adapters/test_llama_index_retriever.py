@@ -16,7 +16,7 @@ from llama_index.core.vector_stores import (
     MetadataFilters,
 )
 
-from shortlist import RELEVANCE_SCORE_KEY, RETRIEVAL_SCORE_KEY, Index, Pipeline
+from shortlist import RELEVANCE_SCORE_KEY, RETRIEVAL_SCORE_KEY, Index, Pipeline, defaults
 from shortlist.errors import InvalidInputError
 from shortlist.llama_index import ShortlistRetriever
 from shortlist.rerank.base import Reranker
@@ -40,7 +40,9 @@ def _meta_filter(key: str, value: Any, op: FilterOperator = FilterOperator.EQ) -
 
 def test_retriever_nodes_are_the_index_hits(li_index: Index) -> None:
     nodes = ShortlistRetriever(index=li_index, similarity_top_k=7).retrieve(QUERY)
-    hits = li_index.search(QUERY, 7, mode="hybrid")  # the funnel default
+    hits = li_index.search(
+        QUERY, 7, mode="hybrid", alpha=defaults.HYBRID_ALPHA
+    )  # the funnel default
     assert [n.node.node_id for n in nodes] == [h.id for h in hits]
     assert [n.score for n in nodes] == pytest.approx([h.score for h in hits])
     assert all(a.score >= b.score for a, b in itertools.pairwise(nodes))  # type: ignore[operator]
@@ -60,7 +62,7 @@ def test_retriever_nodes_are_the_index_hits(li_index: Index) -> None:
 
 def test_retriever_defaults_and_validation(li_index: Index, li_reranker: Reranker) -> None:
     assert ShortlistRetriever(index=li_index).similarity_top_k == 10
-    pipe = Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=3)
+    pipe = Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=3, fusion=None)
     assert ShortlistRetriever(pipeline=pipe).similarity_top_k == 3
     with pytest.raises(InvalidInputError, match="exactly one"):
         ShortlistRetriever()
@@ -75,7 +77,7 @@ def test_retriever_defaults_and_validation(li_index: Index, li_reranker: Reranke
 def test_retriever_over_a_pipeline_returns_reranked_nodes(
     li_index: Index, li_reranker: Reranker
 ) -> None:
-    pipe = Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=4)
+    pipe = Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=4, fusion=None)
     nodes = ShortlistRetriever(pipeline=pipe).retrieve(QUERY)
     hits = pipe.search(QUERY)
     assert id_scores(nodes) == [(h.id, round(h.score, 5)) for h in hits]
@@ -127,7 +129,9 @@ def test_retriever_metadata_filters(
     assert len(nodes) == 15
     assert all(allowed(n.node.metadata) for n in nodes)
     # pre-filtering: exactly the best 15 of the allowed documents, none lost
-    expected = li_index.search(QUERY, 15, filter=lambda m: bool(allowed(m)), mode="hybrid")
+    expected = li_index.search(
+        QUERY, 15, filter=lambda m: bool(allowed(m)), mode="hybrid", alpha=defaults.HYBRID_ALPHA
+    )
     assert [n.node.node_id for n in nodes] == [h.id for h in expected]
 
 
@@ -141,7 +145,9 @@ async def test_retriever_async_equals_sync(li_index: Index, li_reranker: Reranke
     flt = MetadataFilters(filters=[_meta_filter("parity", "even")])
     retriever = ShortlistRetriever(index=li_index, similarity_top_k=8, filters=flt)
     assert id_scores(await retriever.aretrieve(QUERY)) == id_scores(retriever.retrieve(QUERY))
-    pipe = ShortlistRetriever(pipeline=Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=5))
+    pipe = ShortlistRetriever(
+        pipeline=Pipeline(li_index, li_reranker, fetch_k=FETCH, top_n=5, fusion=None)
+    )
     assert id_scores(await pipe.aretrieve(QUERY)) == id_scores(pipe.retrieve(QUERY))
 
 

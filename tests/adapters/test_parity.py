@@ -9,7 +9,7 @@ import pytest
 from langchain_core.documents import Document as LCDocument
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from shortlist import Index, Pipeline
+from shortlist import Index, Pipeline, defaults
 from shortlist.documents import SCORED_BY_KEY, STAGE1
 from shortlist.errors import RerankerAPIError
 from shortlist.langchain import ShortlistRerank as LCRerank
@@ -66,7 +66,9 @@ def test_rerankers_agree_on_the_same_candidates(
     index: Index, reranker: Reranker, fusion: str | None
 ) -> None:
     query = QUERIES[1]
-    hits = index.search(query, k=12, mode="hybrid")  # what the Pipeline fetches
+    hits = index.search(
+        query, k=12, mode="hybrid", alpha=defaults.HYBRID_ALPHA
+    )  # what the Pipeline fetches
     lc_in = [
         LCDocument(id=h.id, page_content=h.text, metadata={"src": "x", "retrieval_score": h.score})
         for h in hits
@@ -99,7 +101,7 @@ def test_rerankers_agree_on_the_same_candidates(
 
 
 def test_pipeline_retrievers_agree(index: Index, reranker: Reranker) -> None:
-    pipe = Pipeline(index, reranker, fetch_k=15, top_n=4)
+    pipe = Pipeline(index, reranker, fetch_k=15, top_n=4, fusion=None)
     lc = LCRetriever(pipeline=pipe).invoke(QUERIES[0])
     li = LIRetriever(pipeline=pipe).retrieve(QUERIES[0])
     assert [d.id for d in lc] == [n.node.node_id for n in li]
@@ -146,18 +148,43 @@ async def test_both_adapters_say_which_backend_scored(
     chain = FallbackReranker(members, failure_threshold=100)
     expected = STAGE1 if degraded_to_stage1 else reranker.spec
     query = QUERIES[1]
-    hits = index.search(query, k=8, mode="hybrid")
+    hits = index.search(query, k=8, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
     lc_in = [LCDocument(id=h.id, page_content=h.text, metadata={}) for h in hits]
     li_in = [NodeWithScore(node=TextNode(id_=h.id, text=h.text), score=h.score) for h in hits]
-    lc_rerank = LCRerank(reranker=chain, top_n=3)
-    li_rerank = LIRerank(reranker=chain, top_n=3)
+    lc_rerank = LCRerank(reranker=chain, top_n=3, fusion=None)
+    li_rerank = LIRerank(reranker=chain, top_n=3, fusion=None)
     outs = [
         [d.metadata for d in lc_rerank.compress_documents(lc_in, query)],
         [d.metadata for d in await lc_rerank.acompress_documents(lc_in, query)],
         [n.node.metadata for n in li_rerank.postprocess_nodes(li_in, QueryBundle(query))],
         [n.node.metadata for n in await li_rerank.apostprocess_nodes(li_in, QueryBundle(query))],
     ]
-    core = await Pipeline(index, chain, fetch_k=8, top_n=3).asearch(query)
+    core = await Pipeline(index, chain, fetch_k=8, top_n=3, fusion=None).asearch(query)
     assert [h.scored_by for h in core] == [expected] * 3
     for metadata in outs:
         assert [m[SCORED_BY_KEY] for m in metadata] == [expected] * 3
+
+
+def test_the_default_funnel_fuses_alike_everywhere(
+    index: Index,
+    reranker: Reranker,
+) -> None:
+    """With no fusion argument, Pipeline and both compressors apply the funnel's default
+    (shortlist.defaults.FUSION) to the same candidates and agree on order and scores."""
+    query = QUERIES[0]
+    pipe = Pipeline(index, reranker, fetch_k=12, top_n=5)
+    core = pipe.run(query)
+    assert all(h.fused_score == h.score for h in core.hits)
+    lc = LCRerank(reranker=reranker, top_n=5).compress_documents(
+        [LCDocument(id=h.id, page_content=h.text, metadata={"retrieval_score": h.score})
+         for h in core.candidates],
+        query,
+    )  # fmt: skip
+    li = LIRerank(reranker=reranker, top_n=5).postprocess_nodes(
+        [NodeWithScore(node=TextNode(id_=h.id, text=h.text), score=h.score)
+         for h in core.candidates],
+        QueryBundle(query),
+    )  # fmt: skip
+    expected = [(h.id, round(h.score, 6)) for h in core.hits]
+    assert [(d.id, round(d.metadata["fused_score"], 6)) for d in lc] == expected
+    assert [(n.node.node_id, round(float(n.score or 0), 6)) for n in li] == expected

@@ -117,6 +117,9 @@ def test_search_with_reranker_shows_both_rankings(
     items = json.loads(capsys.readouterr().out)
     assert len(items) == 2 and items[0]["id"] == "sub/python.md"
     assert {"relevance_score", "retrieval_score", "retrieval_rank"} <= set(items[0])
+    assert items[0]["score"] == items[0]["fused_score"]  # the funnel's default fusion
+    assert main([*args, "--reranker", f"onnx:{onnx_model_path}", "--fusion", "none", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)
     assert items[0]["score"] == items[0]["relevance_score"]
     assert main([*args, "--reranker", f"onnx:{onnx_model_path}"]) == 0
     header = capsys.readouterr().out.splitlines()[0].split()

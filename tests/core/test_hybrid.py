@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shortlist import Document, Index, IndexWriteError, InvalidInputError, Pipeline
+from shortlist import Document, Index, IndexWriteError, InvalidInputError, Pipeline, defaults
 from shortlist.index import hybrid
 from shortlist.index.lexical import Bm25
 from shortlist.langchain import ShortlistRetriever as LCRetriever
@@ -180,7 +180,8 @@ def test_a_failed_bm25_write_keeps_the_old_generation(
 )
 def test_adapters_agree_with_the_core_in_every_mode(index: Index, mode: str, li_mode: str) -> None:
     query = "what similarity laws must be obeyed when constructing aeroelastic models"
-    core = [(h.id, round(h.score, 6)) for h in index.search(query, 12, mode=mode)]
+    alpha = defaults.HYBRID_ALPHA if mode == "hybrid" else None  # the funnel's weight
+    core = [(h.id, round(h.score, 6)) for h in index.search(query, 12, mode=mode, alpha=alpha)]
     lc = LCRetriever(index=index, k=12, mode=mode).invoke(query)
     li = LIRetriever(index=index, similarity_top_k=12, vector_store_query_mode=li_mode).retrieve(
         query
@@ -193,12 +194,15 @@ def test_adapters_agree_with_the_core_in_every_mode(index: Index, mode: str, li_
 
 def test_adapters_over_an_index_default_to_the_funnel_mode(index: Index) -> None:
     query = "heat transfer to a blunt body in hypersonic flow"
-    hybrid_ids = [h.id for h in index.search(query, 8, mode="hybrid")]
+    funnel = index.search(query, 8, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
+    hybrid_ids = [h.id for h in funnel]
     assert [d.id for d in LCRetriever(index=index, k=8).invoke(query)] == hybrid_ids
     assert [
         n.node.node_id for n in LIRetriever(index=index, similarity_top_k=8).retrieve(query)
     ] == (hybrid_ids)
-    assert Pipeline(index).mode == "hybrid"
+    assert Pipeline(index).mode == "hybrid" and Pipeline(index).alpha == defaults.HYBRID_ALPHA
+    rrf = [h.id for h in index.search(query, 8, mode="hybrid")]  # alpha=None: rank fusion
+    assert [h.id for h in Pipeline(index, alpha=None, top_n=8, fetch_k=8).search(query)] == rrf
 
 
 def test_llama_index_alpha_and_sparse_top_k(index: Index) -> None:

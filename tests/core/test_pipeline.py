@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shortlist import Index, InvalidInputError, Pipeline
+from shortlist import Index, InvalidInputError, Pipeline, defaults
 from shortlist.rerank import load_reranker
 from shortlist.rerank.base import Reranker
 
@@ -29,9 +29,9 @@ def reranker(onnx_model_path: Path) -> Reranker:
 
 
 def test_run_reranks_the_candidates_and_keeps_both_scores(index: Index, reranker: Reranker) -> None:
-    result = Pipeline(index, reranker, fetch_k=20, top_n=5).run(QUERY)
+    result = Pipeline(index, reranker, fetch_k=20, top_n=5, fusion=None).run(QUERY)
     assert [h.id for h in result.candidates] == [
-        h.id for h in index.search(QUERY, k=20, mode="hybrid")
+        h.id for h in index.search(QUERY, k=20, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
     ]
     assert len(result.hits) == 5 and [h.rank for h in result.hits] == [1, 2, 3, 4, 5]
     relevance = [h.relevance_score for h in result.hits]
@@ -58,7 +58,8 @@ def test_fusion_orders_by_fused_score_and_keeps_raw_scores(
     index: Index, reranker: Reranker
 ) -> None:
     hits = Pipeline(index, reranker, fetch_k=15, top_n=15, fusion="rrf").search(QUERY)
-    plain = {h.id: h for h in Pipeline(index, reranker, fetch_k=15, top_n=15).search(QUERY)}
+    plain = Pipeline(index, reranker, fetch_k=15, top_n=15, fusion=None).search(QUERY)
+    plain = {h.id: h for h in plain}
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     for h in hits:
         rerank_rank = plain[h.id].rank
@@ -69,9 +70,11 @@ def test_fusion_orders_by_fused_score_and_keeps_raw_scores(
 def test_threshold_filters_on_relevance_and_spec_strings_work(
     index: Index, onnx_model_path: Path
 ) -> None:
-    pipe = Pipeline(index, f"onnx:{onnx_model_path}", fetch_k=10, top_n=10, score_threshold=0.5)
+    pipe = Pipeline(
+        index, f"onnx:{onnx_model_path}", fetch_k=10, top_n=10, score_threshold=0.5, fusion=None
+    )
     hits = pipe.search(QUERY)
-    unfiltered = Pipeline(index, pipe.reranker, fetch_k=10, top_n=10).search(QUERY)
+    unfiltered = Pipeline(index, pipe.reranker, fetch_k=10, top_n=10, fusion=None).search(QUERY)
     kept = [h.id for h in unfiltered if (h.relevance_score or 0) >= 0.5]
     assert [h.id for h in hits] == kept  # exactly those at or above 0.5, in the same order
     assert 0 < len(kept) < 10  # this query has candidates on both sides of 0.5
@@ -79,7 +82,8 @@ def test_threshold_filters_on_relevance_and_spec_strings_work(
 
 def test_without_reranker_it_is_stage_one(index: Index) -> None:
     hits = Pipeline(index, fetch_k=50, top_n=3).search(QUERY)
-    assert [h.id for h in hits] == [h.id for h in index.search(QUERY, k=50, mode="hybrid")[:3]]
+    stage1 = index.search(QUERY, k=50, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
+    assert [h.id for h in hits] == [h.id for h in stage1[:3]]
     assert all(h.relevance_score is None for h in hits)
 
 
@@ -131,4 +135,7 @@ def test_bad_score_threshold_fails_at_construction(
 def test_fused_hits_carry_the_fused_score(index: Index, reranker: Reranker) -> None:
     hits = Pipeline(index, reranker, fetch_k=8, top_n=3, fusion="rrf").search(QUERY)
     assert all(h.fused_score == h.score for h in hits)
-    assert all(h.fused_score is None for h in Pipeline(index, reranker, fetch_k=8).search(QUERY))
+    plain = Pipeline(index, reranker, fetch_k=8, fusion=None).search(QUERY)
+    assert all(h.fused_score is None for h in plain)
+    default = Pipeline(index, reranker, fetch_k=8).search(QUERY)  # the funnel fuses by default
+    assert all(h.fused_score == h.score for h in default)

@@ -18,6 +18,7 @@ from langchain_core.documents import BaseDocumentCompressor
 from langchain_core.documents import Document as LCDocument
 from pydantic import ConfigDict
 
+from shortlist import defaults
 from shortlist._adapters import CheckedArguments
 from shortlist.langchain._convert import lc_to_candidates, reranked_copy
 from shortlist.rerank.base import Reranker
@@ -49,8 +50,9 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
     """Documents to keep (LangChain's default 3); ``None`` keeps all, reordered."""
     score_threshold: float | None = None
     """Drop documents whose relevance score is below this."""
-    fusion: str | None = None
-    """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``."""
+    fusion: str | None = defaults.FUSION
+    """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``;
+    ``None`` keeps the reranker's order. The default is the funnel's (:mod:`shortlist.defaults`)."""
     rerank_budget_ms: float | None = None
     """Stop reranking after this many ms; the rest keep their retrieval order."""
 

@@ -57,7 +57,8 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
     """Stage 1: ``"hybrid"``, ``"dense"`` or ``"bm25"``. ``None``: the pipeline's, or for
     an index the funnel's default (hybrid where the index has BM25)."""
     alpha: float | None = None
-    """Hybrid fusion: ``None`` = rank fusion; 1 = dense only, 0 = BM25 only."""
+    """Hybrid weight, 1 = dense only, 0 = BM25 only. ``None``: the pipeline's, or over an
+    index the funnel's (0.5, :mod:`shortlist.defaults`)."""
 
     @classmethod
     def _check_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:

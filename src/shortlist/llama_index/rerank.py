@@ -25,6 +25,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
+from shortlist import defaults
 from shortlist._adapters import CheckedArguments
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
@@ -62,8 +63,9 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
         default=None, description="Drop nodes whose relevance score is below this."
     )
     fusion: str | None = Field(
-        default=None,
-        description="Fuse retrieval and rerank scores: 'rrf', 'rrf:k=60', 'weighted:w=0.7'.",
+        default=defaults.FUSION,
+        description="Fuse retrieval and rerank scores: 'rrf', 'rrf:k=60', 'weighted:w=0.7'; "
+        "None keeps the reranker's order. Default: the funnel's (shortlist.defaults).",
     )
     rerank_budget_ms: float | None = Field(
         default=None,
