@@ -74,8 +74,8 @@ PUBLIC = {
         "RETRIEVAL_RANK_KEY", "RETRIEVAL_SCORE_KEY", "SCORED_BY_KEY", "RateLimitError",
         "RerankResult", "Reranker", "RerankerAPIError", "RerankerRequestError",
         "RerankerTimeoutError", "SentenceTransformerEncoder", "ShortlistError",
-        "UnknownBackendError", "UnsafeModelError", "__version__", "evaluate", "load_beir",
-        "load_documents", "load_encoder", "load_reranker",
+        "TrainingDataError", "UnknownBackendError", "UnsafeModelError", "__version__",
+        "evaluate", "load_beir", "load_documents", "load_encoder", "load_reranker",
     },
     "shortlist.rerank": {
         "BACKENDS", "CohereReranker", "CrossEncoderReranker", "FallbackReranker",
@@ -97,6 +97,11 @@ PUBLIC = {
         "ShortlistRetriever", "ShortlistVectorStore",
     },
     "shortlist.llama_index": {"ShortlistRerank", "ShortlistRetriever", "to_shortlist_filter"},
+    "shortlist.tuning": {
+        "Judged", "Split", "TrainSettings", "TrainingData", "TuneResult", "Window",
+        "check_export", "export_onnx", "load_training_data", "mine_negatives", "split_queries",
+        "training_pairs", "tune",
+    },
 }  # fmt: skip
 """The public names, exactly: adding or dropping one is an API change made on purpose."""
 

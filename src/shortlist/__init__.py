@@ -34,6 +34,7 @@ from shortlist.errors import (
     RerankerRequestError,
     RerankerTimeoutError,
     ShortlistError,
+    TrainingDataError,
     UnknownBackendError,
     UnsafeModelError,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "RerankerTimeoutError",
     "SentenceTransformerEncoder",
     "ShortlistError",
+    "TrainingDataError",
     "UnknownBackendError",
     "UnsafeModelError",
     "__version__",

@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shortlist import defaults
 from shortlist._quiet import quiet_loading
 from shortlist._version import __version__
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError, ShortlistError
 from shortlist.evaluation.cli import add_eval_parser
+from shortlist.tuning.cli import add_tune_parser
 
 DEFAULT_TOP_M = 5
 """Results kept after reranking when ``-m`` is not given."""
@@ -107,6 +109,8 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
             'The query is empty: pass the text to search for, e.g. shortlist search DIR "heat '
             'transfer".'
         )
+    if args.n is None:
+        args.n = defaults.FETCH_K if args.reranker else 10
     _positive("-n", args.n, "candidates to retrieve")
     if args.m is None:
         args.m = min(DEFAULT_TOP_M, args.n) if args.reranker else args.n
@@ -125,6 +129,13 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
             Fusion.parse(args.fusion)
         except ShortlistError as exc:
             raise _flag("--fusion", args.fusion, exc) from exc
+    if args.rerank_budget_ms is not None:
+        from shortlist._validate import finite_number
+
+        try:
+            finite_number("rerank_budget_ms", args.rerank_budget_ms, positive=True)
+        except ShortlistError as exc:
+            raise _flag("--rerank-budget-ms", str(args.rerank_budget_ms), exc) from exc
     flt = _parse_filter(args.filter)
     if flt is not None:
         try:
@@ -164,14 +175,14 @@ def cmd_search(args: argparse.Namespace) -> int:
             reranker,
             fetch_k=args.n,
             top_n=args.m,
-            fusion=args.fusion,
+            fusion=args.fusion if args.fusion is not None else defaults.FUSION,
             mode=args.mode,
             rerank_budget_ms=args.rerank_budget_ms,
         )
         hits = pipe.search(args.query, filter=flt)
     else:
         mode = args.mode if args.mode is not None else default_mode(index)
-        hits = index.search(args.query, args.m, filter=flt, mode=mode)
+        hits = index.search(args.query, args.m, filter=flt, mode=mode, alpha=defaults.HYBRID_ALPHA)
     if args.json:
         json.dump([h.to_dict() for h in hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -267,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stage 1: hybrid (BM25 + dense; the default where the index has BM25), dense or bm25",
     )
-    p.add_argument("-n", type=int, default=10, help="stage-1 candidates (default 10)")
+    p.add_argument(
+        "-n",
+        type=int,
+        default=None,
+        help=f"stage-1 candidates (default: {defaults.FETCH_K} with --reranker, else 10)",
+    )
     p.add_argument(
         "-m",
         type=int,
@@ -283,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fusion",
         default=None,
-        help="combine retrieval and rerank rankings: rrf | weighted[:w=0.7]",
+        help="combine retrieval and rerank rankings: rrf | weighted[:w=0.7] | none "
+        f"(default: {defaults.FUSION or 'none'})",
     )
     p.add_argument(
         "--rerank-budget-ms",
@@ -317,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     add_eval_parser(sub)
+    add_tune_parser(sub)
     return parser
 
 

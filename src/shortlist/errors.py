@@ -15,6 +15,10 @@ class InvalidInputError(ShortlistError, ValueError):
     """Bad arguments or data: the message names the offending value and the fix."""
 
 
+class TrainingDataError(InvalidInputError):
+    """Training data for ``shortlist tune`` is unusable; the message names the file and line."""
+
+
 class MissingDependencyError(ShortlistError, ImportError):
     """An optional dependency is not installed; the message gives the pip command."""
 

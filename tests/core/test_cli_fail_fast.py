@@ -103,6 +103,12 @@ SEARCH_MISTAKES = [
         ["--reranker", "onnx", "--fusion", "rfr"], "--fusion 'rfr': Unknown fusion", id="fusion"
     ),
     pytest.param(["--filter", "year"], "--filter expects key=value", id="filter"),
+    pytest.param(
+        ["--reranker", "onnx", "--rerank-budget-ms", "0"], "rerank_budget_ms", id="budget0"
+    ),
+    pytest.param(
+        ["--reranker", "onnx", "--rerank-budget-ms", "nan"], "rerank_budget_ms", id="budget-nan"
+    ),
 ]
 
 
@@ -195,3 +201,39 @@ def test_quiet_means_no_progress_bars(tmp_path: Path, bi_encoder_path: Path) -> 
     )
     if int(version("transformers").split(".")[0]) >= 5:  # draws "Loading weights" per model
         assert "Loading weights" in loud.stderr  # so the quiet runs above prove something
+
+
+TUNE_MISTAKES = [
+    pytest.param(["--split", "0.5,0.5,0.5"], "sum to 1", id="split-sum"),
+    pytest.param(["--split", "a,b,c"], "--split expects three fractions", id="split-text"),
+    pytest.param(["--window", "10:5"], "negative window 10:5 is empty", id="window"),
+    pytest.param(["--negatives", "-1"], "--negatives must be 0 or more", id="negatives"),
+    pytest.param(["--filter-margin", "2"], "--filter-margin must be within 0..1", id="margin"),
+    pytest.param(["--epochs", "0"], "--epochs must be a positive integer", id="epochs"),
+    pytest.param(["--lr", "nan"], "--lr must be a positive finite number", id="lr"),
+    pytest.param(["--mode", "semantic"], "mode must be one of", id="mode"),
+    pytest.param(["--base", "./no-such-model"], "'./no-such-model' does not exist", id="base"),
+]
+
+
+@pytest.mark.parametrize(("flags", "says"), TUNE_MISTAKES)
+def test_tune_mistakes_fail_before_loading(
+    index_dir: Path, tmp_path: Path, flags: list[str], says: str
+) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"query": "q", "positive": "p"}\n')
+    args = ["tune", str(data), "--index", str(index_dir), "--out", str(tmp_path / "m"), *flags]
+    result, err = run_cli(*args)
+    assert_fast_one_line_error(result, err, says)
+
+
+def test_tune_refuses_a_folder_that_is_not_empty(index_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "keep.txt").write_text("mine")
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"query": "q", "positive": "p"}\n')
+    result, err = run_cli(
+        "tune", str(data), "--index", str(index_dir), "--out", str(tmp_path / "m")
+    )
+    assert_fast_one_line_error(result, err, "is not empty")
+    assert (tmp_path / "m" / "keep.txt").read_text() == "mine"
