@@ -40,7 +40,7 @@ def main(query: str, n_docs: int | None) -> None:
         index = sl.Index.load(Path(tmp) / "cranfield")
 
     reranker = sl.load_reranker(f"onnx:{SHARED / 'models' / 'ms-marco-MiniLM-L-12-v2-onnx-int8'}")
-    pipe = sl.Pipeline(index, reranker, fetch_k=100, top_n=5)
+    pipe = sl.Pipeline(index, reranker, top_n=5, fusion=None)  # the reranker's own order
     result = pipe.run(query)
     ms1, ms2 = result.retrieve_seconds * 1000, result.rerank_seconds * 1000
     print(f"stage 1: {ms1:.0f} ms, stage 2: {ms2:.0f} ms")
@@ -52,9 +52,9 @@ def main(query: str, n_docs: int | None) -> None:
             f"  retrieval={hit.retrieval_score:.3f}  {hit.text[:50]!r}"
         )
 
-    fused = sl.Pipeline(index, reranker, fetch_k=100, top_n=5, fusion="rrf")
-    hits = asyncio.run(fused.asearch(query))  # the async path, with rank fusion
-    print("rrf-fused:", [h.id for h in hits])
+    funnel = sl.Pipeline(index, reranker, top_n=5)  # the defaults: rerank fused with stage 1
+    hits = asyncio.run(funnel.asearch(query))  # the async path
+    print(f"default funnel ({funnel.fusion}):", [h.id for h in hits])
 
 
 if __name__ == "__main__":

@@ -62,4 +62,4 @@ def test_quickstart_tells_the_reranked_hits_apart(
     assert len(set(shown)) == 5, f"two hits print the same scores:\n{out}"
     logits = [float(lg) for _, lg in shown]
     assert logits == sorted(logits, reverse=True)
-    assert "rrf-fused:" in out
+    assert "default funnel (weighted:w=0.2):" in out

@@ -154,13 +154,15 @@ def test_pipeline_builds_the_chain_from_fallback_and_degraded() -> None:
 
     index = Index.build(["x" * n for n in (3, 9, 1, 5)], HashEncoder(), ids=list("abcd"))
     down = RerankerAPIError("down", status_code=503)
-    pipe = Pipeline(index, Scripted("a", down), fetch_k=4, top_n=2, fallback=Scripted("b"))
+    pipe = Pipeline(
+        index, Scripted("a", down), fetch_k=4, top_n=2, fallback=Scripted("b"), fusion=None
+    )
     assert isinstance(pipe.reranker, FallbackReranker)
     assert pipe.reranker.spec == "scripted:a | scripted:b"
     hits = pipe.search("q")
     assert [h.id for h in hits] == ["b", "d"] and {h.scored_by for h in hits} == {"scripted:b"}
-    alone = Pipeline(index, Scripted("a", down), fetch_k=4, top_n=2, degraded="stage1")
-    stage1 = index.search("q", 2, mode=alone.mode)
+    alone = Pipeline(index, Scripted("a", down), fetch_k=4, top_n=2, degraded="stage1", fusion=None)
+    stage1 = index.search("q", 2, mode=alone.mode, alpha=alone.alpha)
     assert [h.id for h in alone.search("q")] == [h.id for h in stage1]
     assert {h.scored_by for h in alone.search("q")} == {STAGE1}
     strict = Pipeline(index, Scripted("a", down), top_n=2, fetch_k=4, degraded="raise")

@@ -70,7 +70,7 @@ def test_every_query_answers_marked_and_right(
 ) -> None:
     cohere = _cohere(fake_cohere)
     chain = FallbackReranker([cohere, local], failure_threshold=5, reset_seconds=1.0)
-    pipe = Pipeline(index, chain, fetch_k=FETCH_K, top_n=TOP_N)
+    pipe = Pipeline(index, chain, fetch_k=FETCH_K, top_n=TOP_N, fusion=None)
     fake_cohere.faults(0.25, seed=20261201, slow=1.5)
     t0 = time.perf_counter()
     results = asyncio.run(_run_all(pipe, queries))
@@ -105,8 +105,8 @@ def test_open_breaker_costs_nothing(
 ) -> None:
     cohere = _cohere(fake_cohere)
     chain = FallbackReranker([cohere, local], failure_threshold=3, reset_seconds=600)
-    funnel = Pipeline(index, chain, fetch_k=FETCH_K, top_n=TOP_N)
-    local_only = Pipeline(index, local, fetch_k=FETCH_K, top_n=TOP_N)
+    funnel = Pipeline(index, chain, fetch_k=FETCH_K, top_n=TOP_N, fusion=None)
+    local_only = Pipeline(index, local, fetch_k=FETCH_K, top_n=TOP_N, fusion=None)
     fake_cohere.always(Reply(503))
     for q in queries[:3]:  # opens the breaker
         funnel.search(q)
