@@ -47,6 +47,7 @@ def run(collection: str, label: str | None, extra: list[str]) -> Path:
         dest.mkdir(parents=True, exist_ok=True)
         for name in KEEP:
             shutil.copyfile(out / name, dest / name)
+        portable(dest, out)
     record = json.loads((dest / "tuning.json").read_text(encoding="utf-8"))
     shown = [a.replace(str(REPO.parent), "..") for a in args]
     shown[shown.index("--out") + 1] = "MODEL_DIR"
@@ -54,6 +55,16 @@ def run(collection: str, label: str | None, extra: list[str]) -> Path:
     record["command"] = "shortlist " + shlex.join(shown)
     (dest / "tuning.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return dest
+
+
+def portable(dest: Path, model_dir: Path) -> None:
+    """Name the scratch model folder MODEL_DIR and the shared assets by ``../shared``, so
+    the kept files hold no machine paths."""
+    for name in KEEP:
+        path = dest / name
+        text = path.read_text(encoding="utf-8")
+        text = text.replace(str(model_dir), "MODEL_DIR").replace(str(REPO.parent), "..")
+        path.write_text(text, encoding="utf-8")
 
 
 def render() -> str:
