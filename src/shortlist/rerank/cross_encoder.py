@@ -69,11 +69,7 @@ class CrossEncoderReranker(Reranker):
         """Option values and the model's location, without torch or the weights."""
         _check_sizes(options.get("batch_size", 32), options.get("max_length"))
         check_activation(options.get("activation", "sigmoid"))
-        WindowOptions(
-            options.get("long_documents", "truncate"),
-            options.get("window_tokens"),
-            options.get("window_stride"),
-        )
+        WindowOptions.of(options)
         resolve_model(options.get("model", DEFAULT_MODEL), "sentence-transformers")
 
     def __init__(

@@ -127,11 +127,7 @@ class OnnxReranker(Reranker):
             if options.get(name) is not None:
                 positive_int(name, options[name])
         check_activation(options.get("activation", "sigmoid"))
-        WindowOptions(
-            options.get("long_documents", "truncate"),
-            options.get("window_tokens"),
-            options.get("window_stride"),
-        )
+        WindowOptions.of(options)
         resolve_model(options.get("model", DEFAULT_MODEL), "onnx")
 
     def __init__(

@@ -17,9 +17,9 @@ offsets (:func:`span_text`), so both split at exactly the same token positions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -61,6 +61,15 @@ class WindowOptions:
     mode: LongDocuments = "truncate"
     window_tokens: int | None = None
     window_stride: int | None = None
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> WindowOptions:
+        """The settings among a backend's constructor keywords (``preflight`` checks them)."""
+        return cls(
+            options.get("long_documents", "truncate"),
+            options.get("window_tokens"),
+            options.get("window_stride"),
+        )
 
     def __post_init__(self) -> None:
         if self.mode not in get_args(LongDocuments):
