@@ -24,6 +24,9 @@ _PROVIDERS = {
     "tqdm": "tqdm",
     "bm25s": "bm25s",
     "Stemmer": "PyStemmer",
+    "ray": "ray[data,serve]",
+    "ray.data": "ray[data,serve]",
+    "ray.serve": "ray[data,serve]",
 }
 
 

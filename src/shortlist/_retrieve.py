@@ -12,20 +12,22 @@ from shortlist import defaults
 from shortlist._validate import positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
-from shortlist.index import Filter, Index
+from shortlist.index import BaseIndex, Filter
 from shortlist.pipeline import Pipeline, default_mode
 
-Source = Index | Pipeline
+Source = BaseIndex | Pipeline
 
 
-def check_source(index: Index | None, pipeline: Pipeline | None) -> Source:
+def check_source(index: BaseIndex | None, pipeline: Pipeline | None) -> Source:
     """The one source a retriever searches: exactly one of an index and a pipeline."""
     if (index is None) == (pipeline is None):
         raise InvalidInputError(
             "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
         )
-    if index is not None and not isinstance(index, Index):
-        raise InvalidInputError(f"index must be a shortlist Index, got {type(index).__name__}.")
+    if index is not None and not isinstance(index, BaseIndex):
+        raise InvalidInputError(
+            f"index must be a shortlist Index or ShardedIndex, got {type(index).__name__}."
+        )
     if pipeline is not None and not isinstance(pipeline, Pipeline):
         raise InvalidInputError(
             f"pipeline must be a shortlist Pipeline, got {type(pipeline).__name__}."
@@ -59,7 +61,7 @@ def stage1(
     ``Index.search``'s dense.
     """
     options: dict[str, Any] = {"mode": mode, "alpha": alpha}
-    if isinstance(source, Index):
+    if isinstance(source, BaseIndex):
         options["mode"] = mode if mode is not None else default_mode(source)
         options["alpha"] = alpha if alpha is not None else defaults.HYBRID_ALPHA
         options["sparse_k"] = sparse_k

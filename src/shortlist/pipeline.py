@@ -16,7 +16,7 @@ from shortlist import defaults
 from shortlist._validate import finite_number, positive_int
 from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
-from shortlist.index import Filter, Index
+from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
@@ -68,7 +68,7 @@ class Pipeline:
 
     def __init__(
         self,
-        index: Index,
+        index: BaseIndex,
         reranker: Reranker | str | None = None,
         *,
         fetch_k: int = defaults.FETCH_K,
@@ -212,7 +212,7 @@ class Pipeline:
         )
 
 
-def default_mode(index: Index) -> str:
+def default_mode(index: BaseIndex) -> str:
     """The funnel's stage-1 mode for ``index``: hybrid where it has BM25, else dense."""
     return defaults.STAGE1_MODE if index.bm25 is not None else "dense"
 

@@ -40,8 +40,13 @@ class Encoder(Protocol):
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
-    """Row-normalise so inner product equals cosine similarity; zero rows stay zero."""
-    arr = np.ascontiguousarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    np.divide(arr, norms, out=arr, where=norms > 0)
-    return arr
+    """Row-normalise so inner product equals cosine similarity; zero rows stay zero.
+
+    Computed in float64 and rounded once, so a row's result depends only on the row, not
+    on the batch around it (NumPy's float32 reductions vary with memory alignment): one
+    index and the shards of it store bit-identical vectors.
+    """
+    wide = np.asarray(vectors, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+    out = np.divide(wide, norms, out=np.zeros_like(wide), where=norms > 0)
+    return np.ascontiguousarray(out, dtype=np.float32)

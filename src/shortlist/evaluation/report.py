@@ -34,7 +34,7 @@ from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.measure import RankFn, as_callable, evaluate_callable, progress, row
 from shortlist.evaluation.results import STAGE1, Report, Row
 from shortlist.evaluation.verdict import verdicts
-from shortlist.index import Index
+from shortlist.index import BaseIndex, Index
 from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.pipeline import Pipeline
 from shortlist.rerank import as_reranker
@@ -49,7 +49,7 @@ RerankerArg = Reranker | str | tuple[str, Reranker]
 
 
 def evaluate(
-    system: Pipeline | Index | RankFn | Any,
+    system: Pipeline | BaseIndex | RankFn | Any,
     dataset: Dataset,
     *,
     n_values: Sequence[int] = DEFAULT_N,
@@ -79,7 +79,7 @@ def evaluate(
     """
     if not dataset.queries:
         raise InvalidInputError("The dataset has no evaluable queries.")
-    if not isinstance(system, Pipeline | Index):
+    if not isinstance(system, Pipeline | BaseIndex):
         if rerankers:
             raise InvalidInputError(
                 "rerankers= needs a Pipeline or an Index to draw candidates from; a "
@@ -149,7 +149,7 @@ class _IndexRun:
 
     def __init__(
         self,
-        index: Index,
+        index: BaseIndex,
         models: list[tuple[str, Reranker]],
         fusions: list[Fusion],
         dataset: Dataset,

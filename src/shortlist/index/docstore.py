@@ -9,7 +9,7 @@ over the same store agrees on what a key means. The store is not thread-safe by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -65,13 +65,26 @@ class DocStore:
         """Ids among ``docs`` that are already stored."""
         return [d.id for d in docs if d.id in self._keys]
 
-    def assign(self, docs: Sequence[Document]) -> np.ndarray:
-        """Store new documents under fresh keys; returns the keys, in order."""
-        keys = np.arange(self.next_key, self.next_key + len(docs), dtype=np.int64)
+    def fresh_keys(self, count: int) -> np.ndarray:
+        """The next ``count`` keys this store would hand out."""
+        return np.arange(self.next_key, self.next_key + count, dtype=np.int64)
+
+    def assign(self, docs: Sequence[Document], keys: np.ndarray | None = None) -> np.ndarray:
+        """Store new documents under fresh keys; returns the keys, in order.
+
+        ``keys``: given by a sharded index, which hands out corpus-wide keys so that ties
+        rank in the same order as in one index over every document.
+        """
+        keys = self.fresh_keys(len(docs)) if keys is None else keys
+        if len(keys) and int(keys.min()) < self.next_key:
+            raise InvalidInputError(
+                f"Keys must be new (>= {self.next_key}); keys are never reused."
+            )
         for key, doc in zip(keys.tolist(), docs, strict=True):
             self._docs[key] = doc
             self._keys[doc.id] = key
-        self.next_key += len(docs)
+        if len(keys):
+            self.next_key = int(keys.max()) + 1
         return keys
 
     def remove(self, keys: Iterable[int]) -> int:
@@ -102,24 +115,7 @@ class DocStore:
 
         ``dense``/``bm25`` hold each retriever's raw score per row (NaN: not found there).
         """
-        hits: list[Hit] = []
-        for i, (score, key) in enumerate(zip(scores.tolist(), keys.tolist(), strict=True)):
-            doc = self._docs.get(key) if key >= 0 else None
-            if doc is None:
-                continue
-            rank = len(hits) + 1
-            hits.append(
-                Hit(
-                    doc,
-                    float(score),
-                    rank,
-                    retrieval_score=float(score),
-                    retrieval_rank=rank,
-                    dense_score=_present(dense, i),
-                    bm25_score=_present(bm25, i),
-                )
-            )
-        return hits
+        return make_hits(self._docs.get, scores, keys, dense=dense, bm25=bm25)
 
     # ----------------------------------------------------------------- persistence rows
     def rows(self) -> Iterator[dict[str, Any]]:
@@ -147,6 +143,35 @@ class DocStore:
             store._keys[doc.id] = key
         store.next_key = next_key
         return store
+
+
+def make_hits(
+    lookup: Callable[[int], Document | None],
+    scores: np.ndarray,
+    keys: np.ndarray,
+    *,
+    dense: np.ndarray | None = None,
+    bm25: np.ndarray | None = None,
+) -> list[Hit]:
+    """Ranked hits for (score, key) rows, best first, documents found by ``lookup``."""
+    hits: list[Hit] = []
+    for i, (score, key) in enumerate(zip(scores.tolist(), keys.tolist(), strict=True)):
+        doc = lookup(key) if key >= 0 else None
+        if doc is None:
+            continue
+        rank = len(hits) + 1
+        hits.append(
+            Hit(
+                doc,
+                float(score),
+                rank,
+                retrieval_score=float(score),
+                retrieval_rank=rank,
+                dense_score=_present(dense, i),
+                bm25_score=_present(bm25, i),
+            )
+        )
+    return hits
 
 
 def _present(values: np.ndarray | None, i: int) -> float | None:

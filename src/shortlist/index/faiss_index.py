@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from shortlist._executor import run_blocking
 from shortlist._optional import require
-from shortlist.documents import Document, Hit, clean_text, make_documents
+from shortlist.documents import Document, Hit
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
 from shortlist.errors import InvalidInputError
 from shortlist.index import hybrid, persist, structure
+from shortlist.index.base import BaseIndex, check_ids, check_k, positive_number
 from shortlist.index.docstore import DocStore
 from shortlist.index.filters import Filter, compile_filter
 from shortlist.index.hybrid import Mode, check_alpha, check_mode
@@ -41,7 +41,7 @@ def _faiss() -> Any:
     return require("faiss", feature="The FAISS index")
 
 
-class Index:
+class Index(BaseIndex):
     """A searchable, updatable, persistable collection of embedded documents.
 
     Build one with :meth:`build` (or create an empty one and :meth:`add`), query it with
@@ -130,11 +130,6 @@ class Index:
         return f"Index({len(self)} docs, spec={str(self.spec)!r}, encoder={self.encoder.name!r})"
 
     @property
-    def dim(self) -> int:
-        """Vector dimension (the encoder's)."""
-        return int(self.encoder.dim)
-
-    @property
     def ids(self) -> list[str]:
         """Document ids in insertion order."""
         with self._lock:
@@ -148,44 +143,9 @@ class Index:
             return self._store.get(ids)
 
     # ----------------------------------------------------------------- mutation
-    def add(
-        self,
-        documents: Iterable[str | Document],
-        *,
-        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-        ids: Sequence[str | None] | None = None,
-        embeddings: np.ndarray | None = None,
-        show_progress: bool | None = None,
-    ) -> list[str]:
-        """Add new documents; an id that already exists is an error (use :meth:`upsert`)."""
-        docs = make_documents(documents, metadatas, ids)
-        with self._lock:  # fail before the slow encoding; checked again when inserting
-            self._refuse_taken(docs)
-        return self._insert(docs, embeddings, show_progress, replace=False)
-
-    def upsert(
-        self,
-        documents: Iterable[str | Document],
-        *,
-        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-        ids: Sequence[str | None] | None = None,
-        embeddings: np.ndarray | None = None,
-        show_progress: bool | None = None,
-    ) -> list[str]:
-        """Add documents, replacing any existing document with the same id."""
-        docs = make_documents(documents, metadatas, ids)
-        return self._insert(docs, embeddings, show_progress, replace=True)
-
     def delete(self, ids: Iterable[str]) -> int:
         """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
-        if isinstance(ids, str):
-            raise InvalidInputError("delete() takes a list of ids, not a single string.")
-        ids = list(ids)
-        for i, doc_id in enumerate(ids):
-            if not isinstance(doc_id, str):
-                raise InvalidInputError(
-                    f"ids[{i}] is {doc_id!r}; document ids are str (write {str(doc_id)!r})."
-                )
+        ids = check_ids(ids)
         with self._lock:
             return self._remove(self._store.keys_of(ids))
 
@@ -196,7 +156,9 @@ class Index:
         show: bool | None,
         *,
         replace: bool,
+        keys: np.ndarray | None = None,
     ) -> list[str]:
+        """Embed (outside the lock) and store ``docs``; ``keys`` are given by a sharded index."""
         if not docs:
             return []
         vectors = self._embed(docs, embeddings, show)  # outside the lock: the slow part
@@ -206,9 +168,9 @@ class Index:
             else:  # another thread may have added one of these ids while we encoded
                 self._refuse_taken(docs)
             self._ensure_index(vectors)
-            keys = np.arange(self._store.next_key, self._store.next_key + len(docs), dtype=np.int64)
+            keys = self._store.fresh_keys(len(docs)) if keys is None else keys
             self._faiss_index.add_with_ids(vectors, keys)
-            self._store.assign(docs)
+            self._store.assign(docs, keys)
             if self.bm25 is not None:
                 self.bm25.invalidate()
         return [d.id for d in docs]
@@ -262,40 +224,6 @@ class Index:
         return "HNSW" not in (self._factory or "")
 
     # ----------------------------------------------------------------- search
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        sparse_k: int | None = None,
-    ) -> list[Hit]:
-        """The ``k`` best documents for ``query``, best first.
-
-        ``mode``/``alpha`` override the index's defaults for this call; ``sparse_k`` is
-        how many BM25 results enter the hybrid fusion (default ``k``, as dense).
-        """
-        return self.search_batch(
-            [query], k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
-        )[0]
-
-    async def asearch(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        sparse_k: int | None = None,
-    ) -> list[Hit]:
-        """Async :meth:`search`; the encoding and FAISS work run off the event loop."""
-        return await run_blocking(
-            self.search, query, k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
-        )
-
     def search_batch(
         self,
         queries: Sequence[str],
@@ -307,51 +235,51 @@ class Index:
         sparse_k: int | None = None,
     ) -> list[list[Hit]]:
         """Search several queries at once (one batched encoder call)."""
-        if isinstance(queries, str):
-            raise InvalidInputError("search_batch() takes a list of queries.")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise InvalidInputError("Each query must be a non-empty string.")
-        queries = [clean_text(q) for q in queries]
-        _check_k(k)
-        chosen = check_mode(mode if mode is not None else self.mode)
-        self._check_lexical(chosen)
-        weight = check_alpha(alpha) if alpha is not None else self.alpha
-        depth = k if sparse_k is None else _check_k(sparse_k, "sparse_k")
-        if not queries:
+        plan = self._plan(queries, k, mode, alpha, sparse_k)
+        if not plan.queries:
             return []
-        if chosen == "dense":
-            return self.search_vectors(self.encoder.encode_queries(list(queries)), k, filter=filter)
-        vectors = (
-            None if chosen == "bm25" else self._prepare(self.encoder.encode_queries(list(queries)))
+        found = self.ranked_lists(
+            plan.queries, self._encode(plan), k, depth=plan.depth, filter=filter
         )
+        return [self._assemble(f, plan) for f in found]
+
+    def ranked_lists(
+        self,
+        queries: Sequence[str],
+        vectors: np.ndarray | None,
+        k: int,
+        *,
+        depth: int | None,
+        filter: Filter | None = None,
+    ) -> list[hybrid.Lists]:
+        """Stage 1 before fusion: per query, the best ``k`` by vector (when ``vectors`` are
+        given) and the best ``depth`` by BM25 (when ``depth`` is), with their documents.
+
+        Both lists order ties by key (older first), so lists from the shards of a sharded
+        index merge into exactly this index's lists.
+        """
+        if vectors is not None:
+            vectors = self._checked_vectors(vectors)
         predicate = compile_filter(filter) if filter is not None else None
+        n = len(queries) if vectors is None else len(vectors)
         with self._lock:
             if not self._store:
-                return [[] for _ in queries]
+                return [hybrid.Lists(None, None, {}) for _ in range(n)]
             allowed = self._store.matching(predicate) if predicate is not None else None
-            dense = self._search_keys(vectors, k, allowed) if vectors is not None else None
+            dense: list[hybrid.Ranked | None] = [None] * n
+            if vectors is not None and self._faiss_index is not None:
+                scores, keys = self._search_keys(vectors, k, allowed)
+                dense = [(kk[kk >= 0], ss[kk >= 0]) for ss, kk in zip(scores, keys, strict=True)]
             out = []
-            for i, query in enumerate(queries):
-                lexical = self.bm25.top(self._store, query, depth, allowed)  # type: ignore[union-attr]
-                if dense is None:
-                    out.append(self._store.hits(lexical[1], lexical[0], bm25=lexical[1]))
-                    continue
-                found = dense[1][i] >= 0
-                pair = (dense[1][i][found], dense[0][i][found])
-                fused = hybrid.fuse(pair, lexical, k, alpha=weight, rrf_k=self.rrf_k)
-                out.append(
-                    self._store.hits(fused.scores, fused.keys, dense=fused.dense, bm25=fused.bm25)
-                )
+            for i in range(n):
+                lexical = None
+                if depth is not None:
+                    lexical = self.bm25.top(self._store, queries[i], depth, allowed)  # type: ignore[union-attr]
+                keys_i = [side[0] for side in (dense[i], lexical) if side is not None]
+                wanted = np.unique(np.concatenate(keys_i)).tolist() if keys_i else []
+                docs = {key: self._store.document(key) for key in wanted}
+                out.append(hybrid.Lists(dense[i], lexical, docs))
             return out
-
-    def _check_lexical(self, mode: str) -> None:
-        if mode != "dense" and self.bm25 is None:
-            raise InvalidInputError(
-                f"mode={mode!r} needs BM25, and this index has none (built with bm25=False, or "
-                "saved before shortlist 0.2). Call index.enable_bm25() (then save), or use "
-                "mode='dense'."
-            )
 
     def enable_bm25(self, bm25: Bm25 | None = None) -> None:
         """Add a BM25 index over the current documents (e.g. to an index saved without one)."""
@@ -362,7 +290,11 @@ class Index:
         self, vectors: np.ndarray, k: int = 10, *, filter: Filter | None = None
     ) -> list[list[Hit]]:
         """Search with precomputed query vectors, shape ``(n, dim)``."""
-        _check_k(k)
+        check_k(k)
+        found = self.ranked_lists([], vectors, k, depth=None, filter=filter)
+        return [hybrid.assemble(f, "dense", k, alpha=None, rrf_k=self.rrf_k) for f in found]
+
+    def _checked_vectors(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if not np.all(np.isfinite(vectors)):
             raise InvalidInputError("Query vectors contain NaN or infinity; check the encoder.")
@@ -370,14 +302,7 @@ class Index:
             raise InvalidInputError(
                 f"Query vectors have dim {vectors.shape[1]}, index has {self.dim}."
             )
-        vectors = self._prepare(vectors)
-        predicate = compile_filter(filter) if filter is not None else None
-        with self._lock:
-            if self._faiss_index is None or not self._store:
-                return [[] for _ in range(len(vectors))]
-            allowed = self._store.matching(predicate) if predicate is not None else None
-            scores, keys = self._search_keys(vectors, k, allowed)
-            return [self._store.hits(s, kk, dense=s) for s, kk in zip(scores, keys, strict=True)]
+        return self._prepare(vectors)
 
     def _search_keys(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None
@@ -438,15 +363,3 @@ class Index:
         manifest, _ = persist.open_manifest(Path(path))
         copy: dict[str, Any] = json.loads(json.dumps(manifest))
         return copy
-
-
-def _check_k(k: int, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {k!r}.")
-    return k
-
-
-def positive_number(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidInputError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -89,3 +89,48 @@ def _minmax(values: np.ndarray) -> np.ndarray:
         lo, hi = values[present].min(), values[present].max()
         out[present] = 1.0 if hi == lo else (values[present] - lo) / (hi - lo)
     return out
+
+
+Ranked = tuple[np.ndarray, np.ndarray]
+"""One retriever's list for one query: (int64 keys, scores), best first."""
+
+
+@dataclass(frozen=True)
+class Lists:
+    """What stage 1 found for one query before fusion: the dense list, the BM25 list (each
+    ``None`` when that side did not run) and the documents they name, by key.
+
+    An index produces these and turns them into hits itself; a sharded index merges the
+    shards' lists first (:func:`merge`), then does the very same (:func:`assemble`).
+    """
+
+    dense: Ranked | None
+    bm25: Ranked | None
+    docs: dict[int, Any]
+
+
+def merge(parts: list[Ranked], k: int) -> Ranked:
+    """The best ``k`` of several disjoint lists: score descending, ties by key (older
+    first), which is also how each list is ordered."""
+    keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    scores = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.float32)
+    order = np.lexsort((keys, -scores))[:k]
+    return keys[order].astype(np.int64), scores[order]
+
+
+def assemble(lists: Lists, mode: str, k: int, *, alpha: float | None, rrf_k: float) -> list[Any]:
+    """Hits for one query from its lists, as ``mode`` ranks them."""
+    from shortlist.index.docstore import make_hits
+
+    lookup = lists.docs.get
+    if mode == "dense" or lists.bm25 is None:
+        keys, scores = lists.dense if lists.dense is not None else _EMPTY
+        return make_hits(lookup, scores, keys, dense=scores)
+    if mode == "bm25" or lists.dense is None:
+        keys, scores = lists.bm25
+        return make_hits(lookup, scores, keys, bm25=scores)
+    fused = fuse(lists.dense, lists.bm25, k, alpha=alpha, rrf_k=rrf_k)
+    return make_hits(lookup, fused.scores, fused.keys, dense=fused.dense, bm25=fused.bm25)
+
+
+_EMPTY: Ranked = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

@@ -17,7 +17,9 @@ freshly built index would have them. Saved arrays are ``.npy`` files written wit
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,43 @@ FOLDER = "bm25"
 KEYS_FILE = "keys.npy"
 Tokenizer = Callable[[str], list[str]]
 _NO_TERMS = object()  # built, but over a corpus without a single term
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What BM25 needs to know about a corpus beyond one document: its size, total length
+    in terms, and each term's document frequency.
+
+    A shard of a larger corpus scores with the *whole* corpus' statistics, as a search
+    engine's distributed frequency phase does, so that its scores equal those of one index
+    over every document. Statistics of disjoint parts add up (``a + b``).
+    """
+
+    n_docs: int = 0
+    total_len: int = 0
+    df: dict[str, int] = field(default_factory=dict)
+
+    def __add__(self, other: CorpusStats) -> CorpusStats:
+        df = Counter(self.df)
+        df.update(other.df)
+        return CorpusStats(self.n_docs + other.n_docs, self.total_len + other.total_len, dict(df))
+
+    @property
+    def avg_len(self) -> np.float64:
+        """As bm25s computes it (a float64 mean of the lengths), bit for bit."""
+        mean: np.float64 = np.float64(self.total_len) / max(self.n_docs, 1)
+        return mean  # a NumPy float: as a Python float, bm25s would compute in float32
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_docs": self.n_docs, "total_len": self.total_len, "df": self.df}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> CorpusStats:
+        return cls(
+            int(raw["n_docs"]),
+            int(raw["total_len"]),
+            {str(k): int(v) for k, v in raw["df"].items()},
+        )
 
 
 class Bm25:
@@ -73,6 +112,7 @@ class Bm25:
         self._tokens: dict[int, list[str]] = {}
         self._model: Any = None  # bm25s.BM25 over self._keys, None when stale
         self._keys = np.zeros(0, dtype=np.int64)
+        self._corpus: CorpusStats | None = None  # a sharded index's whole-corpus statistics
 
     def config(self) -> dict[str, Any]:
         """What the manifest records, so a load rebuilds the same scorer."""
@@ -84,11 +124,37 @@ class Bm25:
             "tokenizer": "custom" if self.tokenizer is not None else "bm25s",
         }
 
+    def options(self) -> dict[str, Any]:
+        """The constructor's arguments: a new, empty scorer with these options is
+        ``Bm25(**options)`` (how each shard of a sharded index gets its own)."""
+        return {
+            "k1": self.k1,
+            "b": self.b,
+            "stemmer": self.stemmer,
+            "stopwords": self.stopwords,
+            "tokenizer": self.tokenizer,
+        }
+
     def invalidate(self, removed: list[int] | None = None) -> None:
         """The corpus changed: rebuild before the next search (forget removed tokens)."""
         self._model = None
         for key in removed or ():
             self._tokens.pop(key, None)
+
+    def local_stats(self, store: DocStore) -> CorpusStats:
+        """This store's own statistics (a shard's share of the corpus' statistics)."""
+        corpus = self._corpus_tokens(store)
+        df: Counter[str] = Counter()
+        for tokens in corpus:
+            df.update(set(tokens))
+        return CorpusStats(len(corpus), sum(len(t) for t in corpus), dict(df))
+
+    def use_corpus_stats(self, stats: CorpusStats | None) -> None:
+        """Score with ``stats`` (the whole corpus') instead of this store's own; ``None``:
+        this store is the whole corpus. A change rebuilds the scorer before the next search."""
+        if stats != self._corpus:
+            self._corpus = stats
+            self._model = None
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         """The terms of each text as this index counts them (lower-cased, stemmed...)."""
@@ -123,26 +189,31 @@ class Bm25:
         if allowed is not None:
             scores = np.where(np.isin(self._keys, allowed), scores, 0.0).astype(np.float32)
         hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        order = hits[np.lexsort((self._keys[hits], -scores[hits]))]  # ties: older doc first
+        if len(hits) > k:  # keep every document tied with the k-th, then cut by key
+            kth = -np.partition(-scores[hits], k - 1)[k - 1]
+            hits = hits[scores[hits] >= kth]
+        order = hits[np.lexsort((self._keys[hits], -scores[hits]))][:k]  # ties: older first
         return self._keys[order], scores[order]
 
     def _ensure(self, store: DocStore) -> None:
         if self._model is not None:
             return
-        bm25s = require("bm25s", feature="BM25 retrieval")
         keys = store.keys()
-        new = [key for key in keys.tolist() if key not in self._tokens]
-        texts = [d.text for d in store.get_by_keys(new)]
-        self._tokens.update(zip(new, self.tokenize(texts), strict=True))
-        corpus = [self._tokens[key] for key in keys.tolist()]
+        corpus = self._corpus_tokens(store)
         if not any(corpus):  # nothing to match (no documents, or no terms in any)
             self._model, self._keys = _NO_TERMS, np.zeros(0, dtype=np.int64)
             return
-        model = bm25s.BM25(k1=self.k1, b=self.b, method="lucene")
+        model = _bm25s_model(self.k1, self.b, self._corpus)
         model.index(corpus, show_progress=False)
         self._model, self._keys = model, keys
+
+    def _corpus_tokens(self, store: DocStore) -> list[list[str]]:
+        """Every stored document's terms, in key order (tokenising only new documents)."""
+        keys = store.keys().tolist()
+        new = [key for key in keys if key not in self._tokens]
+        texts = [d.text for d in store.get_by_keys(new)]
+        self._tokens.update(zip(new, self.tokenize(texts), strict=True))
+        return [self._tokens[key] for key in keys]
 
     # ----------------------------------------------------------------- persistence
     def save(self, folder: Path, store: DocStore) -> list[str]:
@@ -156,17 +227,23 @@ class Bm25:
         return sorted(f"{FOLDER}/{p.name}" for p in out.iterdir())
 
     @classmethod
-    def load(
-        cls, folder: Path, config: dict[str, Any], store: DocStore, given: Bm25 | None
-    ) -> Bm25:
-        """The saved scorer; ``given`` supplies a custom tokenizer the manifest cannot hold."""
+    def from_config(cls, config: dict[str, Any], given: Bm25 | None = None) -> Bm25:
+        """The scorer a manifest's :meth:`config` describes; ``given`` supplies a custom
+        tokenizer, which a manifest cannot hold."""
         if config.get("tokenizer") == "custom" and (given is None or given.tokenizer is None):
             raise InvalidInputError(
                 "This index's BM25 uses a custom tokenizer; pass the same one: "
                 "Index.load(dir, bm25=Bm25(tokenizer=...))."
             )
         options = {k: config[k] for k in ("k1", "b", "stemmer", "stopwords") if k in config}
-        bm25 = given if given is not None else cls(**options)
+        return given if given is not None else cls(**options)
+
+    @classmethod
+    def load(
+        cls, folder: Path, config: dict[str, Any], store: DocStore, given: Bm25 | None
+    ) -> Bm25:
+        """The saved scorer; ``given`` supplies a custom tokenizer the manifest cannot hold."""
+        bm25 = cls.from_config(config, given)
         src = folder / FOLDER
         try:
             keys = np.load(src / KEYS_FILE, allow_pickle=False)
@@ -181,3 +258,61 @@ class Bm25:
             raise IndexFormatError(f"{src}: BM25 documents do not match the index's documents.")
         bm25._keys = keys.astype(np.int64)
         return bm25
+
+
+def _bm25s_model(k1: float, b: float, corpus: CorpusStats | None) -> Any:
+    """A bm25s scorer; with ``corpus``, one whose idf and average length are the whole
+    corpus' (through ``build_index_from_ids``, the hook bm25s documents for building the
+    index differently), so a shard scores each of its documents exactly as one index over
+    the whole corpus would."""
+    bm25s = require("bm25s", feature="BM25 retrieval")
+    if corpus is None:
+        return bm25s.BM25(k1=k1, b=b, method="lucene")
+    from bm25s import scoring
+
+    stats: CorpusStats = corpus
+
+    class CorpusWideBM25(bm25s.BM25):  # type: ignore[misc, name-defined]
+        def build_index_from_tokens(self, corpus_tokens: Any, **kwargs: Any) -> Any:
+            self._vocab_seen = corpus_tokens
+            return super().build_index_from_tokens(corpus_tokens, **kwargs)
+
+        def build_index_from_ids(
+            self, unique_token_ids: Any, corpus_token_ids: Any, **kwargs: Any
+        ) -> Any:
+            self.nonoccurrence_array = None  # Lucene BM25 has no non-occurrence term
+            vocab: dict[str, int] = {}
+            for tokens, ids in zip(self._vocab_seen, corpus_token_ids, strict=True):
+                vocab.update(zip(tokens, ids, strict=True))
+            df = {token_id: stats.df.get(token, 0) for token, token_id in vocab.items()}
+            df.update({i: 0 for i in unique_token_ids if i not in df})
+            idf = scoring._build_idf_array(
+                df, stats.n_docs, scoring._select_idf_scorer("lucene"), dtype=self.dtype
+            )
+            local_df = _local_df(corpus_token_ids, unique_token_ids)
+            flat, docs, terms = scoring._build_scores_and_indices_for_matrix(
+                corpus_token_ids, idf, stats.avg_len, local_df,
+                self.k1, self.b, self.delta, None, method="lucene", dtype=self.dtype,
+                int_dtype=self.int_dtype, show_progress=False,
+            )  # fmt: skip
+            shape = (len(corpus_token_ids), len(unique_token_ids))
+            if self.csc_backend == "scipy":  # as bm25s builds its matrix, branch for branch
+                import scipy.sparse as sp
+
+                matrix = sp.csc_matrix((flat, (docs, terms)), shape=shape, dtype=self.dtype)
+                data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
+            else:
+                data, indices, indptr = self._np_csc(data=flat, rows=docs, cols=terms, shape=shape)
+                data = data.astype(self.dtype)
+            return {"data": data, "indices": indices, "indptr": indptr, "num_docs": shape[0]}
+
+    return CorpusWideBM25(k1=k1, b=b, method="lucene")
+
+
+def _local_df(corpus_token_ids: list[list[int]], unique: list[int]) -> dict[int, int]:
+    """This shard's document frequencies: only sizes bm25s' score arrays."""
+    df = dict.fromkeys(unique, 0)
+    for ids in corpus_token_ids:
+        for i in set(ids):
+            df[i] += 1
+    return df

@@ -87,13 +87,47 @@ def search(
             return np.zeros((len(vectors), 0)), np.zeros((len(vectors), 0), dtype=np.int64)
         if len(allowed) <= exact_below:
             return _exact(index, vectors, k, allowed)
+    exact = spec.kind == "flat"
+    depth = k + RESCORE_MARGIN if exact else k
     with selector(faiss, allowed, dead) as sel:
-        params = search_params(faiss, spec, k, sel)
+        params = search_params(faiss, spec, depth, sel)
         with omp_threads(faiss, 1 if len(vectors) == 1 else None):
-            scores, keys = index.search(vectors, k, params=params)
+            scores, keys = index.search(vectors, depth, params=params)
     if allowed is not None and exact_below and (keys < 0).any():
         return _exact(index, vectors, k, allowed)  # approximate search starved by the filter
-    return scores, keys
+    if exact:
+        scores = _rescored(index, vectors, keys)
+    scores, keys = _ties_by_key(scores, keys)
+    return scores[:, :k], keys[:, :k]
+
+
+RESCORE_MARGIN = 8
+"""Extra candidates an exact search fetches before rescoring, so a last-bit difference in
+FAISS's score cannot push a document across the cut at ``k``."""
+
+
+def _rescored(index: Any, vectors: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Exact scores of the found vectors, summed in float64 and rounded once.
+
+    FAISS sums a dot product in float32 with kernels whose order depends on where a vector
+    sits in storage, so the same pair can score differently in the last bit in an index
+    and in a shard of it. Rounded from float64, a score depends only on the two vectors:
+    one index and its shards agree exactly.
+    """
+    out = np.full(keys.shape, -np.inf, dtype=np.float32)
+    for row, (query, found) in enumerate(zip(vectors, keys, strict=True)):
+        valid = found >= 0
+        if valid.any():
+            stored = index.reconstruct_batch(found[valid]).astype(np.float64)
+            out[row, valid] = (stored @ query.astype(np.float64)).astype(np.float32)
+    return out
+
+
+def _ties_by_key(scores: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row best first with equal scores in key order (FAISS leaves their order to its
+    heap), so results never depend on how the vectors were split into shards."""
+    order = np.lexsort((keys, -scores, keys < 0), axis=-1)
+    return np.take_along_axis(scores, order, -1), np.take_along_axis(keys, order, -1)
 
 
 def _exact(

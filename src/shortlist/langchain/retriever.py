@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from shortlist._adapters import CheckedArguments
 from shortlist._retrieve import aretrieve, check_k, check_source, retrieve
 from shortlist._validate import known_names
-from shortlist.index import Filter, Index
+from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.langchain._convert import hit_to_lc
 from shortlist.pipeline import Pipeline
@@ -45,7 +45,7 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    index: Index | None = None
+    index: BaseIndex | None = None
     """The index to search. Exactly one of ``index`` and ``pipeline`` must be given."""
     pipeline: Pipeline | None = None
     """A retrieve-and-rerank pipeline; its output (not its candidates) is returned."""
@@ -71,7 +71,7 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         check_alpha(data.get("alpha"))
         return data
 
-    def _source(self) -> Index | Pipeline:
+    def _source(self) -> BaseIndex | Pipeline:
         return self.pipeline if self.pipeline is not None else self.index  # type: ignore[return-value]
 
     def _k(self, k: int | None) -> int:

@@ -20,7 +20,7 @@ from langchain_core.vectorstores import VectorStore
 from shortlist._executor import run_blocking
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
-from shortlist.index import Filter, Index
+from shortlist.index import BaseIndex, Filter, Index
 from shortlist.langchain._convert import document_to_lc
 from shortlist.langchain.embeddings import LangChainEmbeddingsEncoder
 
@@ -40,7 +40,7 @@ class ShortlistVectorStore(VectorStore):
 
     def __init__(
         self,
-        index: Index | None = None,
+        index: BaseIndex | None = None,
         *,
         embedding: Embeddings | None = None,
         spec: str | None = None,
@@ -53,7 +53,7 @@ class ShortlistVectorStore(VectorStore):
             )
         if index is None:
             index = Index(LangChainEmbeddingsEncoder(embedding), spec=spec, metric=metric)  # type: ignore[arg-type]
-        elif not isinstance(index, Index):
+        elif not isinstance(index, BaseIndex):
             raise InvalidInputError(f"index must be a shortlist Index, got {type(index).__name__}.")
         self.index = index
         self._embedding = embedding

@@ -18,7 +18,7 @@ from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 from shortlist._retrieve import Source, aretrieve, check_k, check_source, retrieve, stage1
 from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
-from shortlist.index import Filter, Index
+from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha
 from shortlist.llama_index._convert import hit_to_node
 from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
@@ -67,7 +67,7 @@ class ShortlistRetriever(BaseRetriever):
     def __init__(
         self,
         *,
-        index: Index | None = None,
+        index: BaseIndex | None = None,
         pipeline: Pipeline | None = None,
         similarity_top_k: int | None = None,
         filters: LlamaFilter | None = None,
@@ -94,9 +94,9 @@ class ShortlistRetriever(BaseRetriever):
         )
 
     @property
-    def index(self) -> Index | None:
+    def index(self) -> BaseIndex | None:
         """The index searched directly (``None`` when built from a pipeline)."""
-        return self._source if isinstance(self._source, Index) else None
+        return self._source if isinstance(self._source, BaseIndex) else None
 
     @property
     def pipeline(self) -> Pipeline | None:

@@ -1,0 +1,103 @@
+"""Where a sharded index's shards run: here (:class:`LocalShards`) or on Ray actors
+(:class:`RayShards`). Both run the same :class:`~shortlist.index.shard.ShardWorker`; a
+call goes to every shard at once and waits for all of them (scatter, then gather).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from shortlist.errors import ShortlistError
+from shortlist.index.shard import ShardWorker
+from shortlist.scale import ray_module
+
+CALL_TIMEOUT_S = 600.0
+"""A shard that does not answer within this long fails the call instead of hanging it."""
+
+
+class Shards(Protocol):
+    def __len__(self) -> int: ...
+
+    def each(self, method: str, *args: Any) -> list[Any]:
+        """``method(*args)`` on every shard, results in shard order."""
+        ...
+
+    def one(self, shard: int, method: str, *args: Any) -> Any: ...
+
+    def some(self, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """A call per listed shard (``{shard: (method, args)}``), results in that order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalShards:
+    """Shards in this process: calls run one after another (each uses the CPU fully)."""
+
+    def __init__(self, workers: list[ShardWorker]) -> None:
+        self.workers = workers
+
+    def __len__(self) -> int:
+        return len(self.workers)
+
+    def each(self, method: str, *args: Any) -> list[Any]:
+        return [getattr(w, method)(*args) for w in self.workers]
+
+    def one(self, shard: int, method: str, *args: Any) -> Any:
+        return getattr(self.workers[shard], method)(*args)
+
+    def some(self, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        return [getattr(self.workers[s], m)(*a) for s, (m, a) in calls.items()]
+
+    def close(self) -> None:
+        self.workers = []
+
+
+class ShardUnavailableError(ShortlistError):
+    """A shard actor died or did not answer in time; the call did not complete."""
+
+
+class RayShards:
+    """One Ray actor per shard, each reserving ``cpus`` CPUs of the cluster."""
+
+    def __init__(self, options: dict[str, Any], paths: list[str | None], cpus: float) -> None:
+        ray = ray_module()
+        if not ray.is_initialized():
+            raise ShardUnavailableError(
+                "ShardedIndex(ray=True) needs a Ray cluster: call ray.init() (or "
+                "ray.init(address=...)) first."
+            )
+        self._ray = ray
+        actor = ray.remote(ShardWorker).options(num_cpus=cpus, max_concurrency=4)
+        self.actors = [actor.remote(**options, path=p) for p in paths]
+        self._get([a.ready.remote() for a in self.actors])
+
+    def __len__(self) -> int:
+        return len(self.actors)
+
+    def _get(self, refs: list[Any]) -> list[Any]:
+        try:
+            return list(self._ray.get(refs, timeout=CALL_TIMEOUT_S))
+        except (self._ray.exceptions.RayActorError, self._ray.exceptions.GetTimeoutError) as exc:
+            raise ShardUnavailableError(f"A shard actor failed or timed out: {exc}") from exc
+
+    def _args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Large arrays go to the object store once, not once per shard."""
+        return tuple(
+            self._ray.put(a) if hasattr(a, "nbytes") and a.nbytes > 1 << 16 else a for a in args
+        )
+
+    def each(self, method: str, *args: Any) -> list[Any]:
+        shared = self._args(args)
+        return self._get([getattr(a, method).remote(*shared) for a in self.actors])
+
+    def one(self, shard: int, method: str, *args: Any) -> Any:
+        return self._get([getattr(self.actors[shard], method).remote(*args)])[0]
+
+    def some(self, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        return self._get([getattr(self.actors[s], m).remote(*a) for s, (m, a) in calls.items()])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self._ray.kill(actor)
+        self.actors = []
