@@ -33,7 +33,8 @@ def test_import_shortlist_pulls_in_nothing_heavy() -> None:
     code = (
         "import json, sys, shortlist; "
         "heavy = ['torch', 'faiss', 'onnxruntime', 'cohere', 'sentence_transformers', "
-        "'langchain_core', 'llama_index']; "
+        "'langchain_core', 'llama_index', 'ray']; "
+        "from shortlist.index import ShardedIndex; from shortlist import Pipeline; "
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -82,7 +83,9 @@ PUBLIC = {
         "OnnxReranker", "RerankResult", "Reranker", "as_reranker", "check_reranker",
         "load_reranker",
     },
-    "shortlist.index": {"Bm25", "Filter", "Index", "IndexSpec"},
+    "shortlist.index": {
+        "BaseIndex", "Bm25", "Filter", "Index", "IndexSpec", "ShardedIndex", "load_index",
+    },
     "shortlist.encoders": {
         "DEFAULT_EMBEDDER", "Encoder", "SentenceTransformerEncoder", "l2_normalize",
         "load_encoder",

@@ -62,7 +62,7 @@ def _flag(flag: str, value: str, exc: ShortlistError) -> InvalidInputError:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from shortlist.encoders import SentenceTransformerEncoder
-    from shortlist.index import Index
+    from shortlist.index import BaseIndex, Index, ShardedIndex
     from shortlist.index.specs import parse_spec
     from shortlist.loaders import load_documents
     from shortlist.models import resolve_model
@@ -73,11 +73,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         parse_spec(args.index_spec)
     except ShortlistError as exc:
         raise _flag("--index-spec", args.index_spec, exc) from exc
-    docs = load_documents(args.corpus)
+    _positive("--shards", args.shards, "shards to split the index into")
     try:
         resolve_model(args.embedder, "sentence-transformers")
     except ShortlistError as exc:
         raise _flag("--embedder", args.embedder, exc) from exc
+    if args.ray is not None:
+        return _index_on_ray(args)
+    docs = load_documents(args.corpus)
     with quiet_loading(args.quiet):
         encoder = SentenceTransformerEncoder(
             args.embedder,
@@ -85,10 +88,36 @@ def cmd_index(args: argparse.Namespace) -> int:
             query_prompt=args.query_prompt,
             document_prompt=args.document_prompt,
         )
-    index = Index(encoder, spec=args.index_spec, batch_size=args.batch_size, bm25=not args.no_bm25)
+    options = {"spec": args.index_spec, "batch_size": args.batch_size, "bm25": not args.no_bm25}
+    if args.shards > 1:
+        index: BaseIndex = ShardedIndex(encoder, shards=args.shards, **options)
+    else:
+        index = Index(encoder, **options)
     index.add(docs, show_progress=not args.quiet)
     path = index.save(args.out)
     print(f"Indexed {len(index)} documents with {encoder.name} ({index.spec}) -> {path}")
+    return 0
+
+
+def _index_on_ray(args: argparse.Namespace) -> int:
+    """``shortlist index --ray ADDRESS``: embed with Ray Data into a sharded index."""
+    from shortlist.scale import ray_module
+    from shortlist.scale.encode import build_on_ray
+
+    ray = ray_module()
+    address = None if args.ray == "local" else args.ray
+    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        index = build_on_ray(
+            args.corpus, args.out, embedder=args.embedder, shards=args.shards,
+            spec=args.index_spec, bm25=not args.no_bm25, batch_size=args.batch_size,
+            show_progress=not args.quiet,
+        )  # fmt: skip
+        count = len(index)
+        index.close()
+    finally:
+        ray.shutdown()
+    print(f"Indexed {count} documents on Ray into {args.shards} shards -> {args.out}")
     return 0
 
 
@@ -101,9 +130,11 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     """
     from shortlist.index.filters import compile_filter
     from shortlist.index.persist import check_index_dir
+    from shortlist.index.sharded_storage import is_sharded
     from shortlist.rerank.fusion import Fusion
 
-    check_index_dir(Path(args.index))
+    if not is_sharded(args.index):
+        check_index_dir(Path(args.index))
     if not args.query.strip():
         raise InvalidInputError(
             'The query is empty: pass the text to search for, e.g. shortlist search DIR "heat '
@@ -162,12 +193,12 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
 def cmd_search(args: argparse.Namespace) -> int:
     flt = check_search(args)  # before anything loads
 
-    from shortlist.index import Index
+    from shortlist.index import load_index
     from shortlist.pipeline import Pipeline, default_mode
     from shortlist.rerank import load_reranker
 
     with quiet_loading(args.quiet):
-        index = Index.load(args.index, encoder=args.embedder)
+        index = load_index(args.index, encoder=args.embedder)
         reranker = load_reranker(args.reranker) if args.reranker else None
     if reranker is not None:
         pipe = Pipeline(
@@ -192,9 +223,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from shortlist.index import Index
+    from shortlist.index import read_any_manifest
 
-    json.dump(Index.read_manifest(args.index), sys.stdout, indent=2)
+    json.dump(read_any_manifest(args.index), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 
@@ -261,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-bm25",
         action="store_true",
         help="vectors only: no BM25 index beside them (no bm25/hybrid search)",
+    )
+    p.add_argument(
+        "--shards", type=int, default=1, help="split the index into N shards (ShardedIndex)"
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        default=None,
+        help="embed on a Ray cluster with Ray Data ('auto', 'ray://host:10001', or 'local' "
+        "to start one here); needs shortlist[ray]",
     )
     p.set_defaults(func=cmd_index)
 

@@ -81,22 +81,26 @@ def read_jsonl_corpus(path: Path) -> Iterator[Document]:
     """Read BEIR-style JSON lines: ``_id``/``id``, ``title``, ``text``; other keys -> metadata."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row: dict[str, Any] = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"{path}:{lineno}: not valid JSON ({exc}).") from exc
-            doc_id = row.pop("_id", None) or row.pop("id", None)
-            if doc_id is None or "text" not in row:
-                raise InvalidInputError(
-                    f"{path}:{lineno}: each line needs '_id' (or 'id') and 'text'."
-                )
-            title = str(row.get("title") or "")
-            text = str(row.pop("text") or "")
-            metadata = {k: v for k, v in row.items() if k != "metadata"}
-            metadata.update(row.get("metadata") or {})
-            yield Document(id=str(doc_id), text=beir_text(title, text), metadata=metadata)
+            if line.strip():
+                yield document_from_line(line, f"{path}:{lineno}")
+
+
+def document_from_line(line: str, where: str) -> Document:
+    """One corpus line as a Document (also how a Ray Data job reads a corpus's lines)."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{where}: not valid JSON ({exc}).") from exc
+    if not isinstance(row, dict):
+        raise InvalidInputError(f"{where}: expected a JSON object.")
+    doc_id = row.pop("_id", None) or row.pop("id", None)
+    if doc_id is None or "text" not in row:
+        raise InvalidInputError(f"{where}: each line needs '_id' (or 'id') and 'text'.")
+    title = str(row.get("title") or "")
+    text = str(row.pop("text") or "")
+    metadata = {k: v for k, v in row.items() if k != "metadata"}
+    metadata.update(row.get("metadata") or {})
+    return Document(id=str(doc_id), text=beir_text(title, text), metadata=metadata)
 
 
 def read_folder(folder: Path, suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> list[Document]:

@@ -200,3 +200,47 @@ def test_pipeline_and_both_adapters_take_a_sharded_index(pair, queries) -> None:
     assert [d.id for d in lc] == [h.id for h in single.search(q, 5, mode="hybrid", alpha=0.5)]
     li = LiRetriever(index=sharded, similarity_top_k=5).retrieve(q)
     assert [n.node.node_id for n in li] == [d.id for d in lc]
+
+
+def test_cli_builds_searches_and_describes_a_sharded_index(
+    tmp_path, bi_encoder_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from shortlist.cli import main
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for name, text in {
+        "wings.md": "Swept wings delay the onset of shock waves.",
+        "bread.md": "Sourdough bread rises because of wild yeast.",
+        "engines.md": "Jet engines compress air before combustion.",
+    }.items():
+        (notes / name).write_text(text)
+    out = tmp_path / "idx"
+    assert (
+        main(
+            [
+                "index",
+                str(notes),
+                "--out",
+                str(out),
+                "--embedder",
+                str(bi_encoder_path),
+                "--shards",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert (out / MANIFEST).is_file()
+    capsys.readouterr()
+    assert main(["search", str(out), "shock waves on wings", "-m", "2", "--json", "-q"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["id"] == "wings.md" and len(hits) == 2
+    assert main(["info", str(out)]) == 0
+    assert len(json.loads(capsys.readouterr().out)["shards"]) == 2
+    code = main(["index", str(notes), "--out", str(tmp_path / "x"), "--embedder",
+                 str(bi_encoder_path), "--shards", "0"])  # fmt: skip
+    assert code != 0 and "--shards" in capsys.readouterr().err

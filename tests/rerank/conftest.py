@@ -67,7 +67,12 @@ def cohere_reranker(cohere_server: FakeCohere) -> Iterator[CohereReranker]:
     reranker.close()
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+CLIENTS = {"ray"}
+"""Backends that are clients of another backend (Serve replicas of any reranker): their
+tests (tests/scale/) check they return the served reranker's scores."""
+
+
+@pytest.fixture(params=sorted(set(BACKENDS) - CLIENTS))
 def reranker(request: pytest.FixtureRequest) -> Reranker:
     """Every registered backend, the remote one against the fake server."""
     if request.param == "cohere":

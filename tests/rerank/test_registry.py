@@ -49,7 +49,9 @@ def test_unknown_backend_lists_valid_names_and_suggests() -> None:
 
 
 def test_unknown_backend_without_close_match() -> None:
-    with pytest.raises(UnknownBackendError, match="Valid backends: cohere, cross-encoder, onnx"):
+    with pytest.raises(
+        UnknownBackendError, match="Valid backends: cohere, cross-encoder, onnx, ray"
+    ):
         load_reranker("faiss")
 
 

@@ -149,7 +149,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from shortlist.evaluation.beir import load_beir
     from shortlist.evaluation.render import format_table, write_report
     from shortlist.evaluation.report import evaluate, index_dataset
-    from shortlist.index import Index
+    from shortlist.index import load_index
     from shortlist.rerank.fusion import Fusion
 
     # everything that can be wrong with the arguments fails here, before minutes of embedding
@@ -175,7 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.index:
         with quiet_loading(args.quiet):
-            index = Index.load(args.index, encoder=args.embedder)
+            index = load_index(args.index, encoder=args.embedder)
         settings["index_loaded_from"] = args.index
     else:
         if show:

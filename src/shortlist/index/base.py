@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shortlist.encoders import Encoder
     from shortlist.index.filters import Filter
     from shortlist.index.lexical import Bm25
+    from shortlist.index.specs import IndexSpec
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class BaseIndex(ABC):
     """A searchable, updatable, persistable collection of embedded documents."""
 
     encoder: Encoder
+    spec: IndexSpec
     metric: str
     mode: Mode
     alpha: float | None

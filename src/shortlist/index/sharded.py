@@ -54,7 +54,8 @@ class ShardedIndex(BaseIndex):
         shards: how many shards (fixed for the index's life: ids are routed by hash).
         ray: ``False`` (default) keeps the shards in this process; ``True`` puts each on a
             Ray actor of the current Ray cluster (``pip install 'shortlist[ray]'``,
-            ``ray.init(...)`` first), so their memory and search spread over its nodes.
+            ``ray.init(...)`` first), so their memory and search spread over its nodes; a
+            dict of Ray actor options (e.g. ``{"resources": {"big_memory": 1}}``) places them.
         shard_cpus: CPUs each shard actor reserves (with ``ray=True``).
     """
 
@@ -70,7 +71,7 @@ class ShardedIndex(BaseIndex):
         mode: str | None = None,
         alpha: float | None = None,
         rrf_k: float = 60.0,
-        ray: bool = False,
+        ray: bool | Mapping[str, Any] = False,
         shard_cpus: float = 0.25,
     ) -> None:
         if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
@@ -114,6 +115,24 @@ class ShardedIndex(BaseIndex):
         self._lock = threading.RLock()
         self._next_key = 0
         self._stats_fresh = True  # BM25 statistics match the corpus (nothing to push)
+
+    @classmethod
+    def _on(
+        cls,
+        encoder: Encoder,
+        paths: list[str | None],
+        *,
+        ray: bool | Mapping[str, Any],
+        shard_cpus: float,
+        next_key: int = 0,
+        **state: Any,
+    ) -> ShardedIndex:
+        """An index over shards that start empty (``None``) or load a saved folder."""
+        index = cls.__new__(cls)
+        index._init_state(encoder, **state)
+        index._next_key = next_key
+        index._shards = _start(index._worker_options(), paths, ray, shard_cpus)
+        return index
 
     def _worker_options(self) -> dict[str, Any]:
         return {
@@ -249,6 +268,22 @@ class ShardedIndex(BaseIndex):
             self._next_key += len(docs)
         return [d.id for d in docs]
 
+    def _append_routed(
+        self, docs: list[Document], vectors: np.ndarray, owners: np.ndarray, skip: set[int]
+    ) -> None:
+        """Append a corpus batch already routed (a cluster build): every document takes
+        the next key, in order; those of shards in ``skip`` (committed earlier) are not
+        sent again."""
+        with self._lock:
+            keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
+            calls = {}
+            for s in set(owners.tolist()) - skip:
+                rows = np.flatnonzero(owners == s)
+                calls[s] = ("insert", ([docs[r] for r in rows], vectors[rows], keys[rows], False))
+            self._stats_fresh = False
+            self._shards.some(calls)
+            self._next_key += len(docs)
+
     # ----------------------------------------------------------------- search
     def search_batch(
         self,
@@ -309,7 +344,7 @@ class ShardedIndex(BaseIndex):
         path: str | os.PathLike[str],
         encoder: Encoder | str | os.PathLike[str] | None = None,
         *,
-        ray: bool = False,
+        ray: bool | Mapping[str, Any] = False,
         shard_cpus: float = 0.25,
         bm25: Bm25 | None = None,
     ) -> ShardedIndex:
@@ -323,11 +358,13 @@ class ShardedIndex(BaseIndex):
         self._shards.close()
 
 
-def _start(options: dict[str, Any], paths: list[str | None], ray: bool, cpus: float) -> Shards:
+def _start(
+    options: dict[str, Any], paths: list[str | None], ray: bool | Mapping[str, Any], cpus: float
+) -> Shards:
     from shortlist.scale.actors import LocalShards, RayShards
 
-    if ray:
-        return RayShards(options, paths, cpus)
+    if ray is not False:
+        return RayShards(options, paths, cpus, {} if ray is True else dict(ray))
     return LocalShards([ShardWorker(**options, path=p) for p in paths])
 
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ FORMAT = "shortlist-sharded-index"
 FORMAT_VERSION = 1
 MANIFEST = "shards.json"
 ROUTING = "blake2b-64 mod shards"
+BUILD_PLAN = ".build.json"  # a cluster build in progress (shortlist.scale.encode)
 SHARD_FOLDER = re.compile(r"shard-[0-9]{4}-[0-9a-f]{12}")
 
 
@@ -78,7 +80,7 @@ def check_target(directory: Path) -> None:
     """Write only into a new or empty folder, or over a sharded index."""
     if directory.exists() and not directory.is_dir():
         raise InvalidInputError(f"{directory} exists and is not a directory.")
-    ours = (MANIFEST, *locks.NAMES)
+    ours = (MANIFEST, BUILD_PLAN, *locks.NAMES)
     if directory.is_dir() and not all(
         p.name in ours or p.name.endswith(".tmp") or SHARD_FOLDER.fullmatch(p.name)
         for p in directory.iterdir()
@@ -182,22 +184,23 @@ def load(
     cls: type[ShardedIndex],
     directory: Path,
     encoder: Encoder | str | os.PathLike[str] | None,
-    ray: bool,
+    ray: bool | Mapping[str, Any],
     shard_cpus: float,
     bm25: Bm25 | None,
 ) -> ShardedIndex:
     """ShardedIndex.load: verify, find the encoder, start the shards on their folders."""
-    from shortlist.index.sharded import _start
-
     with locks.held(directory, locks.READ_LOCK, exclusive=False):
         manifest = read_manifest(directory)
         enc = encoder_for(manifest["encoder"], directory, encoder)
         saved_bm25 = manifest.get("bm25")
         lexical = Bm25.from_config(saved_bm25, bm25) if saved_bm25 else bm25
         stage1 = manifest.get("stage1") or {"mode": "dense"}
-        index = cls.__new__(cls)
-        index._init_state(
+        return cls._on(
             enc,
+            [os.fspath(directory / s["folder"]) for s in manifest["shards"]],
+            ray=ray,
+            shard_cpus=shard_cpus,
+            next_key=manifest["next_key"],
             spec=manifest["spec"],
             metric=manifest["metric"],
             bm25=lexical,
@@ -205,7 +208,3 @@ def load(
             alpha=stage1.get("alpha"),
             rrf_k=stage1.get("rrf_k", 60.0),
         )
-        index._next_key = manifest["next_key"]
-        paths = [os.fspath(directory / s["folder"]) for s in manifest["shards"]]
-        index._shards = _start(index._worker_options(), paths, ray, shard_cpus)
-    return index

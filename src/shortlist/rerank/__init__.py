@@ -44,6 +44,7 @@ BACKENDS: dict[str, str] = {
     "cross-encoder": "shortlist.rerank.cross_encoder:CrossEncoderReranker",
     "onnx": "shortlist.rerank.onnx:OnnxReranker",
     "cohere": "shortlist.rerank.cohere:CohereReranker",
+    "ray": "shortlist.scale.serve:RayServeReranker",
 }
 """Backend name -> ``"module:Class"``. Adding a backend is one line here."""
 

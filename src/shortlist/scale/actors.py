@@ -60,7 +60,13 @@ class ShardUnavailableError(ShortlistError):
 class RayShards:
     """One Ray actor per shard, each reserving ``cpus`` CPUs of the cluster."""
 
-    def __init__(self, options: dict[str, Any], paths: list[str | None], cpus: float) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any],
+        paths: list[str | None],
+        cpus: float,
+        placement: dict[str, Any] | None = None,
+    ) -> None:
         ray = ray_module()
         if not ray.is_initialized():
             raise ShardUnavailableError(
@@ -68,7 +74,9 @@ class RayShards:
                 "ray.init(address=...)) first."
             )
         self._ray = ray
-        actor = ray.remote(ShardWorker).options(num_cpus=cpus, max_concurrency=4)
+        actor = ray.remote(ShardWorker).options(
+            num_cpus=cpus, max_concurrency=4, **(placement or {})
+        )
         self.actors = [actor.remote(**options, path=p) for p in paths]
         self._get([a.ready.remote() for a in self.actors])
 

@@ -110,7 +110,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from shortlist._quiet import quiet_loading
-    from shortlist.index import Index
+    from shortlist.index import load_index
     from shortlist.index.hybrid import check_mode
     from shortlist.models import resolve_model
     from shortlist.rerank.cross_encoder import DEFAULT_MODEL
@@ -140,7 +140,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         device=args.device,
     )
     with quiet_loading(args.quiet):
-        index = Index.load(args.index)
+        index = load_index(args.index)
     result = tune(
         args.data,
         index,

@@ -19,7 +19,7 @@ from shortlist.errors import InvalidInputError
 from shortlist.tuning.data import TrainingData, text_key
 
 if TYPE_CHECKING:
-    from shortlist.index import Index
+    from shortlist.index import BaseIndex as Index
     from shortlist.rerank.base import Reranker
 
 DEFAULT_WINDOW = (1, 30)

@@ -37,7 +37,7 @@ from shortlist.tuning.train import TrainResult, TrainSettings, train_cross_encod
 
 if TYPE_CHECKING:
     from shortlist.evaluation.results import Report
-    from shortlist.index import Index
+    from shortlist.index import BaseIndex as Index
 
 VERDICT_FILE = "tuning.json"
 EXPORT_CHECK_QUERIES = 5
