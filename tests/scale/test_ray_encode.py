@@ -84,6 +84,29 @@ def test_a_ray_data_build_equals_one_index_and_resumes(
     assert len(reloaded) == 300
 
 
+def test_a_parquet_corpus_builds_the_same_index(
+    local_ray, corpus, bi_encoder_path, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    columns = {key: [r[key] for r in rows] for key in ("_id", "title", "text")}
+    pq.write_table(pa.table(columns), tmp_path / "corpus.parquet")
+    index = _build(tmp_path / "corpus.parquet", tmp_path / "idx", bi_encoder_path)
+    try:
+        single = Index.build(load_documents(corpus), bi_encoder_path)
+        assert index.ids == single.ids
+        _close(
+            index.search(QUERIES[0], 10, mode="hybrid"),
+            single.search(QUERIES[0], 10, mode="hybrid"),
+        )
+    finally:
+        index.close()
+
+
 def test_a_node_removed_mid_encode_does_not_stop_the_build(
     corpus, bi_encoder_path, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]

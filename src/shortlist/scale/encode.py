@@ -40,19 +40,38 @@ from shortlist.scale import ray_module
 
 
 def corpus_files(corpus: str | os.PathLike[str]) -> list[Path]:
-    """The JSON-lines files of a corpus: a file, a BEIR folder, or a folder of them."""
+    """The files of a corpus: a JSON-lines or Parquet file, a BEIR folder, or a folder of
+    ``.jsonl`` (or of ``.parquet``) files."""
     path = Path(corpus)
-    if path.is_file():
+    if path.is_file() and path.suffix in (".jsonl", ".parquet"):
         return [path]
     if (path / "corpus.jsonl").is_file():
         return [path / "corpus.jsonl"]
-    files = sorted(p for p in path.glob("*.jsonl") if p.is_file()) if path.is_dir() else []
+    files: list[Path] = []
+    if path.is_dir():
+        for suffix in ("*.jsonl", "*.parquet"):
+            files = files or sorted(p for p in path.glob(suffix) if p.is_file())
     if not files:
         raise InvalidInputError(
-            f"{path}: no corpus found; pass a .jsonl file, a BEIR folder (corpus.jsonl) or a "
-            "folder of .jsonl files."
+            f"{path}: no corpus found; pass a .jsonl or .parquet file, a BEIR folder "
+            "(corpus.jsonl), or a folder of .jsonl or .parquet files."
         )
     return files
+
+
+def as_lines(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Parquet rows (``_id``/``id``, ``text``, ``title``, other columns -> metadata) as the
+    JSON lines a JSONL corpus holds, so both read alike."""
+    columns = [c for c in batch if c != "path"]
+    rows = [
+        json.dumps({c: _plain(batch[c][i]) for c in columns}, ensure_ascii=False)
+        for i in range(len(batch["path"]))
+    ]
+    return {"text": np.array(rows, dtype=object), "path": batch["path"]}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class Embedder:
@@ -126,9 +145,13 @@ def build_on_ray(
     context = data.DataContext.get_current()
     context.execution_options.preserve_order = True  # keys follow the corpus's order
     context.enable_progress_bars = show_progress
-    lines = data.read_text(  # small CPU asks: a read task must fit beside the actors
-        [os.fspath(f) for f in files], include_paths=True, ray_remote_args={"num_cpus": 0.1}
-    )
+    paths = [os.fspath(f) for f in files]
+    if files[0].suffix == ".parquet":  # small CPU asks: a read task must fit beside actors
+        lines = data.read_parquet(paths, include_paths=True, num_cpus=0.1).map_batches(
+            as_lines, batch_format="numpy", num_cpus=0.1
+        )
+    else:
+        lines = data.read_text(paths, include_paths=True, num_cpus=0.1)
     embedded = lines.map_batches(
         Embedder,
         fn_constructor_kwargs={
