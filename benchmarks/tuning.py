@@ -16,6 +16,7 @@ import argparse
 import json
 import shlex
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -87,7 +88,8 @@ def render() -> str:
             f"| {path.parent.name} | {s['train']}/{s['dev']}/{s['test']} | {r['train']['pairs']} "
             f"| {r['train']['seconds']} | {h['stage1']:.4f} | {h['base']:.4f} | "
             f"{h['tuned']:.4f} | {h['tuned'] - h['base']:+.4f} | "
-            f"{'tuned' if r['tuned_wins'] else 'keep base'} |"
+            f"{'tuned' if r['tuned_wins'] else 'keep base'}"
+            f"{'' if 'tuned_alone' in h else ' (fused-only rule, see docs/tuning.md)'} |"
         )
         commands.append(f"{path.parent.name}: {r.get('command', '?')}")
     lines += ["", "```", *commands, "```", ""]
@@ -98,8 +100,10 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("collections", nargs="*", default=[])
     parser.add_argument("--label", default=None, help="name of a variant run")
-    args, rest = parser.parse_known_args()  # anything else goes to shortlist tune
-    extra = [a for a in rest if a != "--"]
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    extra = argv[split + 1 :]  # everything after "--" goes to shortlist tune
     for collection in args.collections:
         print(f"Wrote {run(collection, args.label, extra)}")
     (RESULTS / "tuning.md").write_text(render(), encoding="utf-8")
