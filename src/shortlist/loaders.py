@@ -66,15 +66,21 @@ def json_objects(
     names the file and line of anything that is not a JSON object."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise error(f"{path}:{lineno}: not valid JSON ({exc.msg}).") from None
-            if not isinstance(row, dict):
-                raise error(f"{path}:{lineno}: expected a JSON object.")
-            yield lineno, row
+            if line.strip():
+                yield lineno, json_object(line, f"{path}:{lineno}", error)
+
+
+def json_object(
+    line: str, where: str, error: type[InvalidInputError] = InvalidInputError
+) -> dict[str, Any]:
+    """One JSON-lines line as an object, or ``error`` naming ``where``."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}: not valid JSON ({exc.msg}).") from None
+    if not isinstance(row, dict):
+        raise error(f"{where}: expected a JSON object.")
+    return row
 
 
 def read_jsonl_corpus(path: Path) -> Iterator[Document]:
@@ -87,12 +93,7 @@ def read_jsonl_corpus(path: Path) -> Iterator[Document]:
 
 def document_from_line(line: str, where: str) -> Document:
     """One corpus line as a Document (also how a Ray Data job reads a corpus's lines)."""
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{where}: not valid JSON ({exc}).") from exc
-    if not isinstance(row, dict):
-        raise InvalidInputError(f"{where}: expected a JSON object.")
+    row = json_object(line, where)
     doc_id = row.pop("_id", None) or row.pop("id", None)
     if doc_id is None or "text" not in row:
         raise InvalidInputError(f"{where}: each line needs '_id' (or 'id') and 'text'.")

@@ -48,6 +48,7 @@ class BaseIndex(ABC):
     encoder: Encoder
     spec: IndexSpec
     metric: str
+    batch_size: int
     mode: Mode
     alpha: float | None
     rrf_k: float
@@ -180,6 +181,25 @@ class BaseIndex(ABC):
         )
 
     # ----------------------------------------------------------------- shared checks
+    def _document_vectors(
+        self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None
+    ) -> np.ndarray:
+        """The documents' vectors, as given or encoded (progress bar for >= 1000), checked."""
+        if embeddings is None:
+            show = len(docs) >= 1000 if show is None else show
+            vectors = self.encoder.encode_documents(
+                [d.text for d in docs], batch_size=self.batch_size, show_progress=show
+            )
+        else:
+            vectors = np.asarray(embeddings, dtype=np.float32)
+        if vectors.shape != (len(docs), self.dim):
+            raise InvalidInputError(
+                f"Expected embeddings of shape ({len(docs)}, {self.dim}), got {vectors.shape}."
+            )
+        if not np.all(np.isfinite(vectors)):
+            raise InvalidInputError("Embeddings contain NaN or infinity.")
+        return vectors
+
     def _plan(
         self,
         queries: Sequence[str],

@@ -197,20 +197,7 @@ class Index(BaseIndex):
     def _embed(
         self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None
     ) -> np.ndarray:
-        if embeddings is None:
-            show = len(docs) >= 1000 if show is None else show
-            vectors = self.encoder.encode_documents(
-                [d.text for d in docs], batch_size=self.batch_size, show_progress=show
-            )
-        else:
-            vectors = np.asarray(embeddings, dtype=np.float32)
-        if vectors.shape != (len(docs), self.dim):
-            raise InvalidInputError(
-                f"Expected embeddings of shape ({len(docs)}, {self.dim}), got {vectors.shape}."
-            )
-        if not np.all(np.isfinite(vectors)):
-            raise InvalidInputError("Embeddings contain NaN or infinity.")
-        return self._prepare(vectors)
+        return self._prepare(self._document_vectors(docs, embeddings, show))
 
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

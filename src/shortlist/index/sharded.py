@@ -23,6 +23,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,48 +242,41 @@ class ShardedIndex(BaseIndex):
         """Embed here (outside the lock), then send each shard its documents and keys."""
         if not docs:
             return []
-        if embeddings is None:
-            show = len(docs) >= 1000 if show is None else show
-            vectors = self.encoder.encode_documents(
-                [d.text for d in docs], batch_size=self.batch_size, show_progress=show
-            )
-        else:
-            vectors = np.asarray(embeddings, dtype=np.float32)
-        if vectors.shape != (len(docs), self.dim):
-            raise InvalidInputError(
-                f"Expected embeddings of shape ({len(docs)}, {self.dim}), got {vectors.shape}."
-            )
+        vectors = self._document_vectors(docs, embeddings, show)
+        owners = np.array([shard_of(d.id, self.shards) for d in docs], dtype=np.int64)
         with self._lock:
             if not replace:
                 self._refuse_taken(docs)
-            keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
-            rows: dict[int, list[int]] = defaultdict(list)
-            for row, doc in enumerate(docs):
-                rows[shard_of(doc.id, self.shards)].append(row)
-            calls = {
-                s: ("insert", ([docs[r] for r in rs], vectors[rs], keys[rs], replace))
-                for s, rs in rows.items()
-            }
-            self._stats_fresh = False
-            self._shards.some(calls)
-            self._next_key += len(docs)
+            self._send(docs, vectors, owners, replace=replace)
         return [d.id for d in docs]
 
     def _append_routed(
         self, docs: list[Document], vectors: np.ndarray, owners: np.ndarray, skip: set[int]
     ) -> None:
-        """Append a corpus batch already routed (a cluster build): every document takes
-        the next key, in order; those of shards in ``skip`` (committed earlier) are not
-        sent again."""
+        """Append a corpus batch already routed (a cluster build); documents of shards in
+        ``skip`` (committed earlier) take their keys but are not sent again."""
         with self._lock:
-            keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
-            calls = {}
-            for s in set(owners.tolist()) - skip:
-                rows = np.flatnonzero(owners == s)
-                calls[s] = ("insert", ([docs[r] for r in rows], vectors[rows], keys[rows], False))
-            self._stats_fresh = False
-            self._shards.some(calls)
-            self._next_key += len(docs)
+            self._send(docs, vectors, owners, replace=False, skip=skip)
+
+    def _send(
+        self,
+        docs: list[Document],
+        vectors: np.ndarray,
+        owners: np.ndarray,
+        *,
+        replace: bool,
+        skip: AbstractSet[int] = frozenset(),
+    ) -> None:
+        """Every document takes the next key, in order; each shard gets its rows (the
+        caller holds the lock)."""
+        keys = np.arange(self._next_key, self._next_key + len(docs), dtype=np.int64)
+        calls = {}
+        for s in sorted(set(owners.tolist()) - skip):
+            rows = np.flatnonzero(owners == s)
+            calls[s] = ("insert", ([docs[r] for r in rows], vectors[rows], keys[rows], replace))
+        self._stats_fresh = False
+        self._shards.some(calls)
+        self._next_key += len(docs)
 
     # ----------------------------------------------------------------- search
     def search_batch(

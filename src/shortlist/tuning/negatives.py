@@ -19,7 +19,7 @@ from shortlist.errors import InvalidInputError
 from shortlist.tuning.data import TrainingData, text_key
 
 if TYPE_CHECKING:
-    from shortlist.index import BaseIndex as Index
+    from shortlist.index import BaseIndex
     from shortlist.rerank.base import Reranker
 
 DEFAULT_WINDOW = (1, 30)
@@ -63,7 +63,7 @@ class Window:
 
 
 def mine_negatives(
-    index: Index,
+    index: BaseIndex,
     data: TrainingData,
     query_ids: Sequence[str],
     *,

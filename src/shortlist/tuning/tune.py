@@ -37,7 +37,7 @@ from shortlist.tuning.train import TrainResult, TrainSettings, train_cross_encod
 
 if TYPE_CHECKING:
     from shortlist.evaluation.results import Report
-    from shortlist.index import BaseIndex as Index
+    from shortlist.index import BaseIndex
 
 VERDICT_FILE = "tuning.json"
 EXPORT_CHECK_QUERIES = 5
@@ -74,7 +74,7 @@ class TuneResult:
 
 def tune(
     data: str | os.PathLike[str],
-    index: Index,
+    index: BaseIndex,
     out: str | os.PathLike[str],
     *,
     base: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -134,12 +134,12 @@ def tune(
 class Stage1:
     """The funnel's stage 1 over the index, as ``Pipeline`` runs it by default."""
 
-    index: Index
+    index: BaseIndex
     mode: str
     alpha: float | None
 
     @classmethod
-    def of(cls, index: Index, mode: str | None) -> Stage1:
+    def of(cls, index: BaseIndex, mode: str | None) -> Stage1:
         mode = check_mode(mode or default_mode(index))
         return cls(index, mode, defaults.HYBRID_ALPHA if mode == "hybrid" else None)
 
@@ -221,7 +221,7 @@ def held_out_dataset(
 
 
 def _judge(
-    index: Index,
+    index: BaseIndex,
     data: TrainingData,
     split: Split,
     documents: dict[str, str],
