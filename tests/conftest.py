@@ -126,3 +126,15 @@ def cranfield_index(bi_encoder, cranfield_docs, cranfield_vectors):  # type: ign
     index = Index(bi_encoder)
     index.add(cranfield_docs, embeddings=cranfield_vectors)
     return index
+
+
+@pytest.fixture(scope="session")
+def encoder_exports(bi_encoder_path: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """all-MiniLM-L6-v2 exported by ``export_encoder``: {"float32": dir, "int8": dir}."""
+    from shortlist.encoders import export_encoder
+
+    root = tmp_path_factory.mktemp("encoder-exports")
+    return {
+        "float32": export_encoder(bi_encoder_path, root / "float32"),
+        "int8": export_encoder(bi_encoder_path, root / "int8", quantize=True),
+    }

@@ -87,8 +87,8 @@ PUBLIC = {
         "BaseIndex", "Bm25", "Filter", "Index", "IndexSpec", "ShardedIndex", "load_index",
     },
     "shortlist.encoders": {
-        "DEFAULT_EMBEDDER", "Encoder", "SentenceTransformerEncoder", "l2_normalize",
-        "load_encoder",
+        "DEFAULT_EMBEDDER", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",
+        "check_encoder", "export_encoder", "l2_normalize", "load_encoder",
     },
     "shortlist.evaluation": {
         "Dataset", "Latency", "Report", "Row", "Verdict", "evaluate", "format_table",

@@ -61,11 +61,10 @@ def _flag(flag: str, value: str, exc: ShortlistError) -> InvalidInputError:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from shortlist.encoders import SentenceTransformerEncoder
+    from shortlist.encoders import ONNX_PREFIX, check_encoder, load_encoder
     from shortlist.index import BaseIndex, Index, ShardedIndex
     from shortlist.index.specs import parse_spec
     from shortlist.loaders import load_documents
-    from shortlist.models import resolve_model
 
     # cheap checks first: reading the corpus and loading the model come after
     _positive("--batch-size", args.batch_size, "texts embedded per batch")
@@ -75,19 +74,17 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise _flag("--index-spec", args.index_spec, exc) from exc
     _positive("--shards", args.shards, "shards to split the index into")
     try:
-        resolve_model(args.embedder, "sentence-transformers")
+        check_encoder(args.embedder)
     except ShortlistError as exc:
         raise _flag("--embedder", args.embedder, exc) from exc
     if args.ray is not None:
         return _index_on_ray(args)
     docs = load_documents(args.corpus)
+    prompts = {"query_prompt": args.query_prompt, "document_prompt": args.document_prompt}
+    if not args.embedder.startswith(ONNX_PREFIX):  # onnxruntime has no device to pick
+        prompts["device"] = args.device
     with quiet_loading(args.quiet):
-        encoder = SentenceTransformerEncoder(
-            args.embedder,
-            device=args.device,
-            query_prompt=args.query_prompt,
-            document_prompt=args.document_prompt,
-        )
+        encoder = load_encoder(args.embedder, **prompts)
     options = {"spec": args.index_spec, "batch_size": args.batch_size, "bm25": not args.no_bm25}
     if args.shards > 1:
         index: BaseIndex = ShardedIndex(encoder, shards=args.shards, **options)
@@ -181,10 +178,10 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
         except ShortlistError as exc:
             raise _flag("--reranker", args.reranker, exc) from exc
     if args.embedder:
-        from shortlist.models import resolve_model
+        from shortlist.encoders import check_encoder
 
         try:
-            resolve_model(args.embedder, "sentence-transformers")
+            check_encoder(args.embedder)
         except ShortlistError as exc:
             raise _flag("--embedder", args.embedder, exc) from exc
     return flt
@@ -219,6 +216,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(_table(hits, reranked=bool(args.reranker)))
+    return 0
+
+
+def cmd_export_encoder(args: argparse.Namespace) -> int:
+    from shortlist.encoders import check_encoder, export_encoder
+
+    try:
+        check_encoder(args.model)
+    except ShortlistError as exc:
+        raise _flag("model", args.model, exc) from exc
+    with quiet_loading(True):
+        out = export_encoder(args.model, args.out, quantize=args.int8)
+    kind = "int8" if args.int8 else "float32"
+    print(f"Exported {args.model} ({kind}) -> {out}; use it with --embedder onnx:{out}")
     return 0
 
 
@@ -276,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="index directory to write (atomically)")
     p.add_argument(
-        "--embedder", default="sentence-transformers/all-MiniLM-L6-v2", help="hub id or local path"
+        "--embedder",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        help="hub id or local path, or onnx:DIR (an export-encoder folder; no torch)",
     )
     p.add_argument(
         "--index-spec",
@@ -311,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--embedder",
         default=None,
-        help="query encoder (default: the model recorded in the index, found by name)",
+        help="query encoder (default: the model recorded in the index, found by name); "
+        "onnx:DIR queries with an export of that model, without torch",
     )
     p.add_argument(
         "--mode",
@@ -373,6 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
         "machine (such as a CUDA build of torch where no CUDA GPU is usable).",
     )
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser(
+        "export-encoder",
+        help="export a sentence-transformers bi-encoder to ONNX (torch-free queries)",
+        description="Write MODEL as ONNX to --out; use it with --embedder onnx:DIR. An index "
+        "built with MODEL accepts the export as the same model.",
+    )
+    p.add_argument("model", help="sentence-transformers hub id or local folder")
+    p.add_argument("--out", required=True, help="folder to write (new or empty)")
+    p.add_argument("--int8", action="store_true", help="int8 weights (smaller, faster on CPU)")
+    p.set_defaults(func=cmd_export_encoder)
 
     add_eval_parser(sub)
     add_tune_parser(sub)

@@ -132,3 +132,26 @@ def test_unknown_reranker_spec_is_a_clear_error(
     assert main(["search", str(index_dir), "q", "--reranker", "cohre:rerank-v3.5"]) == 2
     err = capsys.readouterr().err
     assert "cohere" in err and "Traceback" not in err
+
+
+def test_export_encoder_then_index_and_search_without_torch_encoder(
+    index_dir: Path, notes_dir: Path, bi_encoder_path: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    export = tmp_path / "minilm-onnx"
+    assert main(["export-encoder", str(bi_encoder_path), "--out", str(export), "--int8"]) == 0
+    assert f"--embedder onnx:{export}" in capsys.readouterr().out
+    query = "Which city is the capital of Japan?"
+    # the torch-built index takes queries from the export of its model
+    assert main(["search", str(index_dir), query, "--embedder", f"onnx:{export}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == "tokyo.txt"
+    # and an index can be built with it
+    out = tmp_path / "onnx-index"
+    build = ["index", str(notes_dir), "--out", str(out), "--embedder", f"onnx:{export}", "-q"]
+    assert main(build) == 0
+    capsys.readouterr()
+    assert main(["search", str(out), query, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == "tokyo.txt"
+    # a folder that is not an export fails before anything loads, saying how to make one
+    assert main(["search", str(out), query, "--embedder", f"onnx:{tmp_path}"]) == 2
+    assert "shortlist export-encoder" in capsys.readouterr().err

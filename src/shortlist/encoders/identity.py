@@ -29,12 +29,16 @@ def describe(encoder: Encoder) -> dict[str, Any]:
     """The manifest entry for ``encoder``: name, dim, fingerprint and a source hint."""
     source = getattr(encoder, "source", None)
     hint = str(source) if source and Path(str(source)).is_dir() else None
-    return {
+    record = {
         "name": encoder.name,
         "dim": int(encoder.dim),
         "fingerprint": getattr(encoder, "fingerprint", None),
         "source_hint": hint,
     }
+    if getattr(encoder, "format", None) == "onnx":  # an export: how to reload it, and from what
+        record["format"] = "onnx"
+        record["exported_from"] = getattr(encoder, "exported_from", None)
+    return record
 
 
 def encoder_for(
@@ -54,7 +58,7 @@ def encoder_for(
         hint = stored.get("source_hint") or stored.get("source")  # "source": format 1 before 0.2
         wanted = stored.get("fingerprint")
         if hint and wanted and Path(hint).is_dir() and fingerprint(hint) == wanted:
-            encoder = load_encoder(hint)
+            encoder = load_encoder(f"onnx:{hint}" if stored.get("format") == "onnx" else hint)
         else:
             try:
                 encoder = load_encoder(stored["name"])
@@ -71,12 +75,16 @@ def encoder_for(
 def check_same_model(stored: dict[str, Any], encoder: Encoder, where: Path) -> None:
     """Same model means same dim and the same name or the same files (fingerprint).
 
-    A name match with different files is accepted (the same model stored differently,
-    e.g. float16 and float32 copies of one checkpoint) and logged.
+    An ONNX export counts as the files it was exported from, either way round: an index
+    built with the torch model takes queries from its export, and the reverse. A name
+    match with different files is accepted (the same model stored differently, e.g.
+    float16 and float32 copies of one checkpoint) and logged.
     """
     name, dim = stored["name"], int(stored["dim"])
-    theirs, ours = stored.get("fingerprint"), getattr(encoder, "fingerprint", None)
-    same_files = theirs is not None and theirs == ours
+    theirs = {stored.get("fingerprint"), stored.get("exported_from")} - {None}
+    ours = {getattr(encoder, "fingerprint", None), getattr(encoder, "exported_from", None)}
+    ours -= {None}
+    same_files = bool(theirs & ours)
     if int(encoder.dim) == dim and (encoder.name == name or same_files):
         if theirs and ours and not same_files:
             log.info(

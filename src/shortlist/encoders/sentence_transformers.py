@@ -92,12 +92,12 @@ class SentenceTransformerEncoder:
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
         """Embed documents in length-sorted batches, with an optional tqdm progress bar."""
-        items = [self.document_prompt + t for t in _check_texts(texts)]
+        items = [self.document_prompt + t for t in check_texts(texts)]
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in items], kind="stable")
         out = np.empty((len(items), self.dim), dtype=np.float32)
-        bar = _progress(len(items), show_progress)
+        bar = progress(len(items), show_progress)
         try:
             for start in range(0, len(items), batch_size):
                 idx = order[start : start + batch_size]
@@ -111,7 +111,7 @@ class SentenceTransformerEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries (with the query prompt, if any)."""
-        items = [self.query_prompt + t for t in _check_texts(texts)]
+        items = [self.query_prompt + t for t in check_texts(texts)]
         vecs = self._encode(items, 32)
         return l2_normalize(vecs) if self.normalize else vecs
 
@@ -125,7 +125,8 @@ class SentenceTransformerEncoder:
         return f"SentenceTransformerEncoder({self._name!r}, dim={self._dim})"
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as a list, each checked to be a str (a lone str is refused: a common slip)."""
     if isinstance(texts, str):
         raise InvalidInputError("Pass a list of strings, not a single string.")
     items = list(texts)
@@ -135,7 +136,8 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-def _progress(total: int, show: bool) -> Any:
+def progress(total: int, show: bool) -> Any:
+    """A tqdm bar over ``total`` documents, or None when not shown."""
     if not show:
         return None
     tqdm = require("tqdm", feature="Progress bars").tqdm
