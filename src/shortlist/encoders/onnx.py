@@ -8,6 +8,11 @@ transformer: truncation at the model's ``max_seq_length``, mean (or CLS) pooling
 attention mask in float32, then L2 normalisation. The export records the model it came
 from (name and file fingerprint), so an index built with the torch encoder accepts this
 one as the same model (:func:`shortlist.encoders.identity.check_same_model`).
+
+Threads as in the ONNX reranker: every ``session.run`` is single-threaded. A query runs on
+the caller's thread (one short sentence gains nothing from a thread team, and concurrent
+searches then use one core each instead of each waking a team on every core); document
+batches are spread over ``threads`` runs at once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +69,8 @@ class OnnxEncoder:
 
     Args:
         model: a folder written by :func:`~shortlist.encoders.export.export_encoder`.
-        threads: onnxruntime intra-op threads per call; ``None``: one per physical core.
+        threads: document batches embedded at once, one thread each; ``None``: one per
+            physical core. Queries always take one thread.
         batch_size: documents per ``session.run`` (length-sorted, dynamically padded).
         query_prompt / document_prompt: prefixes for e5/bge-style models, as in
             :class:`~shortlist.encoders.SentenceTransformerEncoder`.
@@ -107,7 +114,7 @@ class OnnxEncoder:
         self._pad_id = int(meta.get("pad_id", 0))
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         graph = str(directory / "model.onnx")
@@ -158,12 +165,20 @@ class OnnxEncoder:
         encodings = self._tokenizer.encode_batch(items, add_special_tokens=True)
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(items))
         order = np.argsort(lengths, kind="stable")[::-1]  # longest first, as ST does
+        batches = [order[i : i + batch_size] for i in range(0, len(items), batch_size)]
+
+        def run(rows: np.ndarray) -> None:
+            out[rows] = self._run([encodings[i] for i in rows])
+            if bar is not None:
+                bar.update(len(rows))
+
         try:
-            for start in range(0, len(items), batch_size):
-                rows = order[start : start + batch_size]
-                out[rows] = self._run([encodings[i] for i in rows])
-                if bar is not None:
-                    bar.update(len(rows))
+            if len(batches) == 1 or self.threads == 1:
+                for rows in batches:
+                    run(rows)
+            else:
+                with ThreadPoolExecutor(self.threads, thread_name_prefix="shortlist-embed") as pool:
+                    list(pool.map(run, batches))  # re-raises a worker's error here
         finally:
             if bar is not None:
                 bar.close()

@@ -7,22 +7,31 @@ implement only ``_score`` (and ``_ascore`` when they have a native async path, a
 does), plus ``spec`` so that ``load_reranker(r.spec)`` rebuilds them.
 Scores are higher-is-better; local backends default to sigmoid probabilities in 0..1 so
 that swapping a local model for Cohere does not change the score scale.
+
+Every score request, from every entry point, goes through one path
+(:meth:`Reranker._score_with_source` -> :meth:`Reranker._compute`): the optional
+:class:`~shortlist.rerank.cache.ScoreCache` first, then, for local models (``batched``),
+the :class:`~shortlist.rerank.batching.ScoreBatcher` that keeps concurrent callers from
+oversubscribing the cores, then the backend.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
 from shortlist._executor import run_blocking
 from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
+from shortlist.rerank.batching import BatchStats, Request, ScoreBatcher
 from shortlist.rerank.budget import BUDGET_CHUNK, deadline_after, rank_partial, spent, within
+from shortlist.rerank.cache import CacheInfo, ScoreCache
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
 
@@ -81,6 +90,19 @@ class Reranker(ABC):
     #: candidates scored per step under a latency budget; None: all in one step (a remote
     #: backend, which bounds the step itself with :func:`~shortlist.rerank.budget.seconds_left`)
     budget_chunk: int | None = BUDGET_CHUNK
+
+    #: a local model that uses every core per call: concurrent requests queue and are
+    #: computed together (:mod:`shortlist.rerank.batching`); remote backends stay concurrent
+    batched: ClassVar[bool] = False
+
+    #: how long the batcher may wait for companions while several callers are active
+    batch_wait_ms: float = 0.0
+
+    #: most pairs computed in one batch (a single larger request still runs whole)
+    batch_max_pairs: int = 1024
+
+    _score_cache: ScoreCache | None = None
+    _batcher: ScoreBatcher | None = None
 
     @property
     def spec(self) -> str:
@@ -254,14 +276,88 @@ class Reranker(ABC):
         query, texts = _validate(query, texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        return self._checked(self._score(query, texts), len(texts))
+        return self._checked(self._score_with_source(query, texts)[0], len(texts))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """Async :meth:`score`."""
         query, texts = _validate(query, texts)
         if not texts:
             return np.zeros(0, dtype=np.float64)
-        return self._checked(await self._ascore(query, texts), len(texts))
+        return self._checked((await self._ascore_with_source(query, texts))[0], len(texts))
+
+    # -- cache and batching -----------------------------------------------------------------
+
+    def with_cache(self, cache: ScoreCache | int | None = 100_000) -> Reranker:
+        """Keep scores of (query, text) pairs seen before, so repeats are not rescored.
+
+        ``cache`` is a :class:`~shortlist.rerank.cache.ScoreCache` (share one between
+        rerankers: keys include the spec), a pair count for a new one, or None to stop
+        caching. Returns ``self``, so ``load_reranker(spec).with_cache(10_000)`` reads well.
+        """
+        self._score_cache = ScoreCache(cache) if isinstance(cache, int) else cache
+        return self
+
+    def cache_info(self) -> CacheInfo | None:
+        """Hits, misses (in pairs) and size of this reranker's cache; None when off."""
+        return self._score_cache.info() if self._score_cache is not None else None
+
+    def batch_stats(self) -> BatchStats:
+        """Requests served and batches run by the batcher (all zero for remote backends)."""
+        batcher = self._batcher
+        return batcher.stats() if batcher is not None else BatchStats(0, 0, 0)
+
+    def _score_many(self, requests: list[Request]) -> list[np.ndarray]:
+        """Score several requests in one go (the batcher's unit). Backends that can share
+        their model's batches across queries override this; the default runs each."""
+        return [self._score(query, texts) for query, texts in requests]
+
+    def _compute(self, query: str, texts: list[str]) -> np.ndarray:
+        """Cache, then batcher (local models) or the backend: every sync score lands here."""
+        cache = self._score_cache
+        if cache is None:
+            return self._compute_uncached(query, texts)
+        found, missing = cache.lookup(self.spec, query, texts)
+        if missing:
+            todo = [texts[i] for i in missing]
+            scores = self._checked(self._compute_uncached(query, todo), len(todo))
+            cache.store(self.spec, query, todo, scores)
+            found[missing] = scores
+        return found
+
+    async def _acompute(self, query: str, texts: list[str]) -> np.ndarray:
+        """Async :meth:`_compute`: the batcher's future is awaited, no pool thread held."""
+        cache = self._score_cache
+        if cache is None:
+            return await self._acompute_uncached(query, texts)
+        found, missing = cache.lookup(self.spec, query, texts)
+        if missing:
+            todo = [texts[i] for i in missing]
+            scores = self._checked(await self._acompute_uncached(query, todo), len(todo))
+            cache.store(self.spec, query, todo, scores)
+            found[missing] = scores
+        return found
+
+    def _compute_uncached(self, query: str, texts: list[str]) -> np.ndarray:
+        if not self.batched:
+            return self._score(query, texts)
+        return self._batch_queue().submit(query, texts).result()
+
+    async def _acompute_uncached(self, query: str, texts: list[str]) -> np.ndarray:
+        if not self.batched:
+            return await self._ascore(query, texts)
+        # cancelling the await (a budget's deadline) cancels the request if still queued
+        return await asyncio.wrap_future(self._batch_queue().submit(query, texts))
+
+    def _batch_queue(self) -> ScoreBatcher:
+        with _BATCHER_LOCK:
+            if self._batcher is None:
+                self._batcher = ScoreBatcher(
+                    self._score_many,
+                    wait_ms=self.batch_wait_ms,
+                    max_pairs=self.batch_max_pairs,
+                    name=f"shortlist-{self.backend}-batcher",
+                )
+            return self._batcher
 
     @abstractmethod
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
@@ -274,11 +370,11 @@ class Reranker(ABC):
     def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
         """Scores plus the spec of what produced them (a chain names the member that
         answered, or ``"stage1"``). Returned, not stored: concurrent calls cannot mix."""
-        return self._score(query, texts), self.spec
+        return self._compute(query, texts), self.spec
 
     async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
         """Async :meth:`_score_with_source`."""
-        return await self._ascore(query, texts), self.spec
+        return await self._acompute(query, texts), self.spec
 
     def _checked_source(self, result: tuple[np.ndarray, str], n: int) -> tuple[np.ndarray, str]:
         return self._checked(result[0], n), result[1]
@@ -296,6 +392,7 @@ class Reranker(ABC):
 
 
 _EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
+_BATCHER_LOCK = threading.Lock()
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:

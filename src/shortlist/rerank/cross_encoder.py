@@ -63,6 +63,7 @@ class CrossEncoderReranker(Reranker):
     """
 
     backend = "cross-encoder"
+    batched = True
 
     @classmethod
     def preflight(cls, options: Mapping[str, Any]) -> None:

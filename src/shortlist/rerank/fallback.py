@@ -31,6 +31,7 @@ from shortlist._validate import finite_number, positive_int
 from shortlist.documents import STAGE1
 from shortlist.errors import InvalidInputError, RerankerAPIError
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.cache import ScoreCache
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,15 @@ class FallbackReranker(Reranker):
             f"FallbackReranker({[m.spec for m in self.members]!r}, degraded={self.degraded!r}, "
             f"failure_threshold={self.failure_threshold}, reset_seconds={self.reset_seconds})"
         )
+
+    def with_cache(self, cache: ScoreCache | int | None = 100_000) -> FallbackReranker:
+        """Cache each member's own scores (one cache shared by all; keys name the member),
+        never the stage-1 order a degraded answer falls back to."""
+        shared = ScoreCache(cache) if isinstance(cache, int) else cache
+        for member in self.members:
+            member.with_cache(shared)
+        self._score_cache = shared  # what cache_info() reports
+        return self
 
     # -- scoring --------------------------------------------------------------------------
 

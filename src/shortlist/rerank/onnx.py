@@ -46,6 +46,7 @@ from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
 from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
+from shortlist.rerank.batching import Request
 from shortlist.rerank.dequantize import dequantize_matmuls
 from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
 
@@ -119,6 +120,7 @@ class OnnxReranker(Reranker):
     """
 
     backend = "onnx"
+    batched = True
 
     @classmethod
     def preflight(cls, options: Mapping[str, Any]) -> None:
@@ -258,25 +260,37 @@ class OnnxReranker(Reranker):
     # -- scoring ---------------------------------------------------------------------------
 
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        template = self._template(query)
-        budget = self.max_length - template.overhead
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
-        segments: list[np.ndarray] = []
-        owners: list[int] = []
-        if self.windows.windows:
-            window, stride = self.windows.resolve(budget)
-            for i, enc in enumerate(encodings):
-                ids = np.asarray(enc.ids, dtype=np.int64)
-                for start, end in window_spans(len(ids), window, stride):
-                    segments.append(ids[start:end])
-                    owners.append(i)
-        else:
-            segments = [np.asarray(enc.ids[:budget], dtype=np.int64) for enc in encodings]
-            owners = list(range(len(texts)))
-        logits = self._run(template, segments)
-        return apply_activation(
-            best_per_text(logits, np.asarray(owners), len(texts)), self.activation
-        )
+        return self._score_many([(query, texts)])[0]
+
+    def _score_many(self, requests: list[Request]) -> list[np.ndarray]:
+        """All requests' pairs in one length-sorted run over the batch workers, so pairs of
+        concurrent queries share the workers instead of queries taking turns."""
+        rows: list[tuple[_PairTemplate, np.ndarray]] = []
+        parts: list[tuple[int, np.ndarray, int]] = []  # (first row, owners, texts)
+        for query, texts in requests:
+            template = self._template(query)
+            budget = self.max_length - template.overhead
+            encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+            owners: list[int] = []
+            first = len(rows)
+            if self.windows.windows:
+                window, stride = self.windows.resolve(budget)
+                for i, enc in enumerate(encodings):
+                    ids = np.asarray(enc.ids, dtype=np.int64)
+                    for start, end in window_spans(len(ids), window, stride):
+                        rows.append((template, ids[start:end]))
+                        owners.append(i)
+            else:
+                rows += [(template, np.asarray(e.ids[:budget], dtype=np.int64)) for e in encodings]
+                owners = list(range(len(texts)))
+            parts.append((first, np.asarray(owners, dtype=np.int64), len(texts)))
+        logits = self._run(rows)
+        return [
+            apply_activation(
+                best_per_text(logits[first : first + len(owners)], owners, n), self.activation
+            )
+            for first, owners, n in parts
+        ]
 
     def _template(self, query: str) -> _PairTemplate:
         q = self._tokenizer.encode(query, add_special_tokens=False)
@@ -298,25 +312,27 @@ class OnnxReranker(Reranker):
         types = np.asarray(pair.type_ids, dtype=np.int64)
         return _PairTemplate(ids[:start], types[:start], ids[end:], types[end:], int(types[start]))
 
-    def _run(self, template: _PairTemplate, segments: list[np.ndarray]) -> np.ndarray:
+    def _run(self, rows: list[tuple[_PairTemplate, np.ndarray]]) -> np.ndarray:
         """Logits for ``head + segment + tail`` rows: length-sorted, dynamically padded
         batches, spread over ``threads`` single-threaded ``session.run`` calls at once."""
-        h, t = len(template.head_ids), len(template.tail_ids)
         lengths = np.fromiter(
-            (h + len(s) + t for s in segments), dtype=np.int64, count=len(segments)
+            (len(t.head_ids) + len(seg) + len(t.tail_ids) for t, seg in rows),
+            dtype=np.int64,
+            count=len(rows),
         )
         order = np.argsort(lengths, kind="stable")
         batches = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
-        logits = np.empty(len(segments), dtype=np.float64)
+        logits = np.empty(len(rows), dtype=np.float64)
 
-        def run(rows: np.ndarray) -> None:
-            width = int(lengths[rows].max())
-            ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-            types = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, j in enumerate(rows):
-                seg = segments[j]
-                n, mid = int(lengths[j]), h + len(seg)
+        def run(picked: np.ndarray) -> None:
+            width = int(lengths[picked].max())
+            ids = np.full((len(picked), width), self._pad_id, dtype=np.int64)
+            types = np.zeros((len(picked), width), dtype=np.int64)
+            mask = np.zeros((len(picked), width), dtype=np.int64)
+            for r, j in enumerate(picked):
+                template, seg = rows[j]
+                h, n = len(template.head_ids), int(lengths[j])
+                mid = h + len(seg)
                 ids[r, :h] = template.head_ids
                 ids[r, h:mid] = seg
                 ids[r, mid:n] = template.tail_ids
@@ -326,11 +342,11 @@ class OnnxReranker(Reranker):
                 mask[r, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             out = self._session.run(None, {name: feed[name] for name in self._inputs})[0]
-            logits[rows] = np.asarray(out, dtype=np.float64).reshape(len(rows), -1)[:, 0]
+            logits[picked] = np.asarray(out, dtype=np.float64).reshape(len(picked), -1)[:, 0]
 
         if self.threads == 1 or len(batches) == 1:
-            for rows in batches:
-                run(rows)
+            for picked in batches:
+                run(picked)
         else:
             # list() re-raises the first worker exception here, in the caller's thread.
             list(self._workers().map(run, batches))
