@@ -130,11 +130,12 @@ def cranfield_index(bi_encoder, cranfield_docs, cranfield_vectors):  # type: ign
 
 @pytest.fixture(scope="session")
 def encoder_exports(bi_encoder_path: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """all-MiniLM-L6-v2 exported by ``export_encoder``: {"float32": dir, "int8": dir}."""
+    """all-MiniLM-L6-v2 exported: {"float32": dir, "int8": dir}; the float32 one through
+    ``export_encoder``, the int8 one through the ``shortlist export-encoder`` command."""
+    from shortlist.cli import main
     from shortlist.encoders import export_encoder
 
     root = tmp_path_factory.mktemp("encoder-exports")
-    return {
-        "float32": export_encoder(bi_encoder_path, root / "float32"),
-        "int8": export_encoder(bi_encoder_path, root / "int8", quantize=True),
-    }
+    command = ["export-encoder", str(bi_encoder_path), "--out", str(root / "int8"), "--int8"]
+    assert main(command) == 0
+    return {"float32": export_encoder(bi_encoder_path, root / "float32"), "int8": root / "int8"}

@@ -91,8 +91,8 @@ class Reranker(ABC):
     #: backend, which bounds the step itself with :func:`~shortlist.rerank.budget.seconds_left`)
     budget_chunk: int | None = BUDGET_CHUNK
 
-    #: a local model that uses every core per call: concurrent requests queue and are
-    #: computed together (:mod:`shortlist.rerank.batching`); remote backends stay concurrent
+    #: a local model that uses every core per call: concurrent requests queue
+    #: (:mod:`shortlist.rerank.batching`); remote backends stay concurrent
     batched: ClassVar[bool] = False
 
     #: how long the batcher may wait for companions while several callers are active
@@ -306,6 +306,12 @@ class Reranker(ABC):
         batcher = self._batcher
         return batcher.stats() if batcher is not None else BatchStats(0, 0, 0)
 
+    @property
+    def combines_requests(self) -> bool:
+        """Whether queued requests are computed as one batch (see :attr:`batched`): only
+        where more rows per model batch raise throughput. Default: one at a time."""
+        return False
+
     def _score_many(self, requests: list[Request]) -> list[np.ndarray]:
         """Score several requests in one go (the batcher's unit). Backends that can share
         their model's batches across queries override this; the default runs each."""
@@ -353,6 +359,7 @@ class Reranker(ABC):
             if self._batcher is None:
                 self._batcher = ScoreBatcher(
                     self._score_many,
+                    combine=self.combines_requests,
                     wait_ms=self.batch_wait_ms,
                     max_pairs=self.batch_max_pairs,
                     name=f"shortlist-{self.backend}-batcher",

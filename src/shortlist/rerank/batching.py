@@ -1,16 +1,20 @@
 """Concurrent score requests to one local model, computed one batch at a time.
 
-A local cross-encoder already uses every core for one query (the ONNX backend's
-``threads`` runs, torch's intra-op pool). Eight users reranking at once used to start eight
-such computations, each wanting every core: for torch that is eight thread teams on two
-cores. Instead, every request (sync from any thread, or async) goes into this queue, and
-one dispatcher thread computes what is waiting as *one* batch: pairs of several queries
-share the model's length-sorted batches, nothing runs beside it, and a request waits no
-longer than the batches ahead of it (latency grows linearly with queue depth).
+The ONNX reranker already uses every core for one query (``threads`` single-threaded runs
+at once). Eight users reranking at once would start eight such computations side by
+side. Instead, every request (sync from any thread, or async) goes into this queue and one
+dispatcher thread computes them: nothing runs beside the model, and a request waits no
+longer than the work ahead of it (latency grows linearly with queue depth).
+
+With ``combine`` (a backend whose batches gain from more rows, e.g. ONNX with
+``batch_size`` > 1 on a GPU) everything waiting is computed as *one* batch, pairs of
+several queries sharing the model's length-sorted batches. Without it (the CPU default,
+where a pair's cost does not depend on its neighbours) requests are served one at a time in
+arrival order, so the first in line is answered first instead of all at the end.
 
 A lone caller is never delayed: the dispatcher takes a request the moment the model is
-free. ``wait_ms`` (default 0) lets the dispatcher wait that long for companions, only
-while several callers are active (the previous batch held more than one request).
+free. ``wait_ms`` (default 0) lets a combining dispatcher wait that long for companions,
+only while several callers are active (the previous batch held more than one request).
 Cancelled requests (an expired latency budget) are dropped before they are computed.
 """
 
@@ -67,11 +71,13 @@ class ScoreBatcher:
         self,
         compute: Callable[[list[Request]], list[np.ndarray]],
         *,
+        combine: bool = True,
         wait_ms: float = 0.0,
         max_pairs: int = 1024,
         name: str = "shortlist-batcher",
     ) -> None:
         self.compute = compute
+        self.combine = combine
         self.wait_ms = float(wait_ms)
         self.max_pairs = int(max_pairs)
         self._name = name
@@ -110,7 +116,7 @@ class ScoreBatcher:
                 if not self._queue:
                     self._thread = None  # submit() starts a new one, under this same lock
                     return None
-            if self.wait_ms > 0 and self._crowded:
+            if self.combine and self.wait_ms > 0 and self._crowded:
                 deadline = time.monotonic() + self.wait_ms / 1000
                 while self._pairs_waiting() < self.max_pairs:
                     left = deadline - time.monotonic()
@@ -118,12 +124,13 @@ class ScoreBatcher:
                         break
             batch: list[_Pending] = []
             pairs = 0
-            while self._queue and (not batch or pairs + self._head_size() <= self.max_pairs):
+            room = self.max_pairs if self.combine else 0
+            while self._queue and (not batch or pairs + self._head_size() <= room):
                 item = self._queue.popleft()
                 if item.future.set_running_or_notify_cancel():  # False: cancelled, drop it
                     batch.append(item)
                     pairs += len(item.request[1])
-            self._crowded = len(batch) > 1
+            self._crowded = len(batch) > 1 or bool(self._queue)
             if batch:
                 self._requests += len(batch)
                 self._batches += 1

@@ -63,7 +63,6 @@ class CrossEncoderReranker(Reranker):
     """
 
     backend = "cross-encoder"
-    batched = True
 
     @classmethod
     def preflight(cls, options: Mapping[str, Any]) -> None:

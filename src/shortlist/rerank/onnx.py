@@ -259,6 +259,12 @@ class OnnxReranker(Reranker):
 
     # -- scoring ---------------------------------------------------------------------------
 
+    @property
+    def combines_requests(self) -> bool:
+        """Queued requests share model batches only when batches hold several pairs (at
+        ``batch_size=1`` combining gains nothing and answers everyone at the end)."""
+        return self.batch_size > 1
+
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
         return self._score_many([(query, texts)])[0]
 

@@ -1,0 +1,500 @@
+"""Serving on one box: concurrent clients, the torch-free query path, graph choice, the cache.
+
+    python -m benchmarks.serving --out docs/results/serving.md          # everything (~12 min)
+    python -m benchmarks.serving --parts clients,encoder                # a subset
+
+Parts (Cranfield; candidates are each query's stage-1 top 100, hybrid alpha 0.5):
+
+* ``clients``: 8 clients at once, 100 candidates each, against single-stream (the same 8
+  requests one after another), for shortlist's int8 ONNX reranker (8 threads, and 8 async
+  tasks), shortlist's torch cross-encoder, and LangChain's ``CrossEncoderReranker`` stack.
+* ``encoder``: embedding one query, and stage 1 from text, with the torch encoder and with
+  its ONNX exports (float32, int8); cold start of a fresh process (import, load the index
+  and both models, first reranked query) with each.
+* ``graphs``: the shipped int8 graph against graphs built here from the float checkpoint
+  (plain int8, and fused with ONNX Runtime's transformer optimizer then int8): wall and
+  CPU seconds per 100 pairs, and ranking parity with the float32 model.
+* ``gemm``: the int8 GEMM bound: ``MatMulInteger`` alone at the model's shapes, one thread,
+  and the floor it implies for the linear layers of the workload above.
+* ``cache``: memory per cached pair, the cost of a lookup, a repeated query's latency.
+
+Run it alone: every figure is a wall-clock time on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import BI_ENCODER, CROSS_ENCODER, CROSS_ENCODER_ONNX, DATASETS, REPO
+from benchmarks.tuning import _index as cranfield_index_dir
+
+CLIENTS = 8
+FETCH = 100
+HIDDEN, FFN, LAYERS = 384, 1536, 12  # ms-marco-MiniLM-L-12-v2
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def workload(count: int) -> tuple[Any, list[tuple[str, list[str]]]]:
+    """The Cranfield index and ``count`` (query, top-100 candidate texts) requests."""
+    from shortlist.evaluation import load_beir
+    from shortlist.index import load_index
+
+    index = load_index(cranfield_index_dir("cranfield"))
+    queries = list(load_beir(DATASETS / "cranfield").queries.values())[:count]
+    return index, [(q, [h.document.text for h in index.search(q, FETCH)]) for q in queries]
+
+
+def _load(
+    score: Callable[[str, list[str]], Any], asks: list[tuple[str, list[str]]]
+) -> dict[str, float]:
+    """Single-stream, then all requests at once from CLIENTS threads."""
+    score(asks[0][0], asks[0][1][:4])  # warm-up
+    single: list[float] = []
+    t0 = time.perf_counter()
+    for q, texts in asks:
+        t = time.perf_counter()
+        score(q, texts)
+        single.append(time.perf_counter() - t)
+    single_wall = time.perf_counter() - t0
+    together: list[float] = []
+
+    def one(ask: tuple[str, list[str]]) -> None:
+        t = time.perf_counter()
+        score(*ask)
+        together.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        list(pool.map(one, asks))
+    wall = time.perf_counter() - t0
+    pairs = sum(len(t) for _, t in asks)
+    return {
+        "single_pps": pairs / single_wall,
+        "single_p50": statistics.median(single),
+        "pps": pairs / wall,
+        "p50": statistics.median(together),
+        "p95": _pct(together, 95),
+    }
+
+
+def clients() -> list[list[str]]:
+    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    from langchain_community.cross_encoders import HuggingFaceCrossEncoder
+    from langchain_core.documents import Document as LCDocument
+
+    from shortlist.rerank import load_reranker
+
+    _, asks = workload(CLIENTS)
+    onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")
+    rows: dict[str, dict[str, float]] = {"shortlist onnx int8, 8 threads": _load(onnx.score, asks)}
+
+    async def gathered() -> tuple[float, list[float]]:
+        lat: list[float] = []
+
+        async def one(q: str, texts: list[str]) -> None:
+            t = time.perf_counter()
+            await onnx.arerank(q, texts, top_n=5)
+            lat.append(time.perf_counter() - t)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(q, t) for q, t in asks))
+        return time.perf_counter() - t0, lat
+
+    wall, lat = asyncio.run(gathered())
+    first = rows["shortlist onnx int8, 8 threads"]
+    rows["shortlist onnx int8, 8 async tasks"] = {
+        **{k: first[k] for k in ("single_pps", "single_p50")},
+        "pps": sum(len(t) for _, t in asks) / wall,
+        "p50": statistics.median(lat),
+        "p95": _pct(lat, 95),
+    }
+    stats = onnx.batch_stats()
+    torch_ce = load_reranker(f"cross-encoder:{CROSS_ENCODER}")
+    rows["shortlist cross-encoder (torch), 8 threads"] = _load(torch_ce.score, asks)
+    lc = CrossEncoderReranker(model=HuggingFaceCrossEncoder(model_name=str(CROSS_ENCODER)), top_n=5)
+    rows["LangChain CrossEncoderReranker, 8 threads"] = _load(
+        lambda q, texts: lc.compress_documents([LCDocument(page_content=t) for t in texts], q), asks
+    )
+    langchain = rows["LangChain CrossEncoderReranker, 8 threads"]["pps"]
+    out = []
+    for name, r in rows.items():
+        out.append(
+            [
+                name,
+                f"{r['single_pps']:.1f}",
+                f"{r['pps']:.1f}",
+                f"{r['pps'] / r['single_pps']:.2f}x",
+                f"{r['p50']:.2f}",
+                f"{r['p95']:.2f}",
+                f"{r['pps'] / langchain:.1f}x",
+            ]
+        )
+    out.append(
+        [
+            f"(onnx batcher: {stats.requests} requests in {stats.batches} batches, "
+            f"largest {stats.largest})",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    return out
+
+
+def _exports(root: Path) -> dict[str, str]:
+    from shortlist.encoders import export_encoder
+
+    return {
+        "torch (sentence-transformers)": str(BI_ENCODER),
+        "ONNX float32": "onnx:" + str(export_encoder(BI_ENCODER, root / "f32")),
+        "ONNX int8": "onnx:" + str(export_encoder(BI_ENCODER, root / "int8", quantize=True)),
+    }
+
+
+COLD = """
+import time, sys
+t0 = time.perf_counter()
+import shortlist
+from shortlist.index import load_index
+t1 = time.perf_counter()
+index = load_index(sys.argv[1], encoder=sys.argv[2] or None)
+reranker = shortlist.load_reranker(sys.argv[3])
+t2 = time.perf_counter()
+shortlist.Pipeline(index, reranker).search("boundary layer transition on a flat plate", top_n=5)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, "torch" in sys.modules)
+"""
+
+
+def encoder() -> list[list[str]]:
+    from shortlist.index import load_index
+
+    folder = cranfield_index_dir("cranfield")
+    _, asks = workload(100)
+    queries = [q for q, _ in asks]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = _exports(Path(tmp))
+        base_encode = base_search = base_cold = float("nan")
+        for name, spec in specs.items():
+            ix = load_index(folder, encoder=spec if spec.startswith("onnx:") else None)
+            ix.search(queries[0], FETCH)
+            enc, srch = [], []
+            for q in queries:
+                t = time.perf_counter()
+                ix.encoder.encode_queries([q])
+                enc.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                ix.search(q, FETCH)
+                srch.append(time.perf_counter() - t)
+            cold = []
+            for _ in range(3):
+                t = time.perf_counter()
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        COLD,
+                        str(folder),
+                        spec if spec.startswith("onnx:") else "",
+                        f"onnx:{CROSS_ENCODER_ONNX}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    cwd=REPO,
+                )
+                cold.append((time.perf_counter() - t, done.stdout.split()))
+            wall, parts = sorted(cold)[1]
+            e, s = statistics.median(enc) * 1e3, statistics.median(srch) * 1e3
+            if np.isnan(base_encode):
+                base_encode, base_search, base_cold = e, s, wall
+            rows.append(
+                [
+                    name,
+                    f"{e:.2f}",
+                    f"{e / base_encode:.2f}x",
+                    f"{s:.2f}",
+                    f"{s / base_search:.2f}x",
+                    f"{wall:.2f}",
+                    f"{wall / base_cold:.2f}x",
+                    " / ".join(f"{float(x):.2f}" for x in parts[:3]),
+                    parts[3],
+                ]
+            )
+    return rows
+
+
+def _graph(kind: str, root: Path) -> Path:
+    """A reranker folder for ``kind``: shipped, float32, int8 or fused int8 (built here)."""
+    import shutil
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    from shortlist.tuning.export import export_onnx
+
+    if kind == "shipped int8":
+        return CROSS_ENCODER_ONNX
+    float_dir = root / "float32"
+    if not float_dir.exists():
+        export_onnx(CROSS_ENCODER, float_dir, quantize=False)
+    if kind == "float32":
+        return float_dir
+    out = root / kind.replace(" ", "-")
+    shutil.copytree(float_dir, out)
+    source = float_dir / "model.onnx"
+    if kind.startswith("fused"):
+        fused = optimize_model(str(source), model_type="bert", num_heads=12, hidden_size=HIDDEN)
+        source = out / "fused.onnx"
+        fused.save_model_to_file(str(source))
+    quantize_dynamic(
+        str(source),
+        str(out / "model.onnx"),
+        weight_type=QuantType.QInt8,
+        per_channel="per channel" in kind,
+        # the fused graph's contrib ops (Attention, FastGelu) defeat ONNX shape inference
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    if source.parent == out:
+        source.unlink()  # the fused float graph: only its int8 version is served
+    return out
+
+
+def graphs() -> tuple[list[list[str]], dict[str, float]]:
+    from shortlist.evaluation import load_beir, ndcg
+    from shortlist.rerank import load_reranker
+
+    data = load_beir(DATASETS / "cranfield")
+    index, asks = workload(16)
+    ids = [[h.id for h in index.search(q, FETCH)] for q, _ in asks]
+    qids = list(data.queries)[:16]
+    kinds = [
+        "float32",
+        "shipped int8",
+        "int8 per tensor",
+        "fused int8 per tensor",
+        "fused int8 per channel",
+    ]
+    rows, tokens = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        reference: list[np.ndarray] = []
+        for kind in kinds:
+            reranker = load_reranker(f"onnx:{_graph(kind, Path(tmp))}")
+            reranker.score(asks[0][0], asks[0][1][:8])  # warm-up
+            w0, c0 = time.perf_counter(), time.process_time()
+            scores = [reranker.score(q, texts) for q, texts in asks]
+            wall = (time.perf_counter() - w0) / len(asks)
+            cpu = (time.process_time() - c0) / len(asks)
+            if not reference:
+                reference = scores
+            rho = statistics.fmean(_spearman(a, b) for a, b in zip(reference, scores, strict=True))
+            gains = [
+                ndcg([d for _, d in sorted(zip(-s, i, strict=True))], data.qrels.get(qid, {}), 10)
+                for s, i, qid in zip(scores, ids, qids, strict=True)
+            ]
+            rows.append(
+                [kind, f"{wall:.2f}", f"{cpu:.2f}", f"{rho:.4f}", f"{statistics.fmean(gains):.4f}"]
+            )
+            tokens = _token_lengths(reranker, asks)
+    return rows, tokens
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _token_lengths(reranker: Any, asks: list[tuple[str, list[str]]]) -> dict[str, float]:
+    lengths = []
+    for q, texts in asks:
+        template = reranker._template(q)
+        budget = reranker.max_length - template.overhead
+        for enc in reranker._tokenizer.encode_batch(texts, add_special_tokens=False):
+            lengths.append(template.overhead + min(len(enc.ids), budget))
+    return {
+        "mean": float(np.mean(lengths)),
+        "pairs_per_request": len(lengths) / len(asks),
+        "linear_gop": sum(
+            2 * n * LAYERS * (4 * HIDDEN * HIDDEN + 2 * HIDDEN * FFN) for n in lengths
+        )
+        / len(asks)
+        / 1e9,
+    }
+
+
+def gemm(tokens: dict[str, float]) -> list[list[str]]:
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    m = round(tokens["mean"])
+    rows, rates = [], []
+    for k, n, per_layer in ((HIDDEN, HIDDEN, 4), (HIDDEN, FFN, 1), (FFN, HIDDEN, 1)):
+        rng = np.random.default_rng(0)
+        weight = helper.make_tensor(
+            "B",
+            TensorProto.INT8,
+            [k, n],
+            rng.integers(-127, 127, (k, n)).astype(np.int8).tobytes(),
+            raw=True,
+        )
+        node = helper.make_node("MatMulInteger", ["A", "B"], ["Y"])
+        graph = helper.make_graph(
+            [node],
+            "g",
+            [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
+            [helper.make_tensor_value_info("Y", TensorProto.INT32, [m, n])],
+            [weight],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        a = rng.integers(0, 255, (m, k)).astype(np.uint8)
+        for _ in range(20):
+            session.run(None, {"A": a})
+        reps = 300
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            session.run(None, {"A": a})
+        seconds = (time.perf_counter() - t0) / reps
+        gops = 2 * m * k * n / seconds / 1e9
+        rates.append((gops, per_layer * 2 * m * k * n))
+        rows.append(
+            [
+                f"{m} x {k} @ {k} x {n} (x{per_layer} per layer)",
+                f"{seconds * 1e6:.0f}",
+                f"{gops:.0f}",
+            ]
+        )
+    # weighted by each shape's share of the work
+    rate = sum(w for _, w in rates) / sum(w / g for g, w in rates)
+    from shortlist.rerank.onnx import physical_cores
+
+    cores = physical_cores()
+    bound = tokens["linear_gop"] / (rate * cores)
+    rows.append(
+        [
+            f"workload: {tokens['pairs_per_request']:.0f} pairs x {tokens['mean']:.0f} tokens = "
+            f"{tokens['linear_gop']:.0f} GOP in linear layers; "
+            f"{cores} cores at {rate:.0f} GOP/s each",
+            "",
+            f"bound {bound:.2f} s",
+        ]
+    )
+    return rows
+
+
+def cache() -> list[list[str]]:
+    from shortlist.rerank import load_reranker
+    from shortlist.rerank.cache import ScoreCache
+
+    store = ScoreCache(200_000)
+    texts = [f"document {i} " * 25 for i in range(100_000)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i in range(0, len(texts), FETCH):
+        store.store("onnx:m", f"query {i}", texts[i : i + FETCH], np.zeros(FETCH))
+    per_pair = (tracemalloc.get_traced_memory()[0] - before) / len(store)
+    tracemalloc.stop()
+    _, asks = workload(4)
+    plain = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")
+    cached = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}").with_cache(10_000)
+    q, cands = asks[0]
+    plain.score(q, cands[:4])
+    t = time.perf_counter()
+    plain.score(q, cands)
+    scoring = time.perf_counter() - t
+    t = time.perf_counter()
+    cached.score(q, cands)  # all misses: hashing + scoring + storing
+    miss = time.perf_counter() - t
+    t = time.perf_counter()
+    cached.score(q, cands)  # all hits
+    hit = time.perf_counter() - t
+    return [
+        ["memory per cached pair (tracemalloc, 100,000 pairs)", f"{per_pair:.0f} B", ""],
+        ["100 candidates, no cache", f"{scoring * 1e3:.1f} ms", "1.00x"],
+        [
+            "100 candidates, cache on, all new (lookup + score + store)",
+            f"{miss * 1e3:.1f} ms",
+            f"{miss / scoring:.3f}x",
+        ],
+        ["100 candidates, cache on, asked again", f"{hit * 1e3:.2f} ms", f"{hit / scoring:.4f}x"],
+    ]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+HEADS = {
+    "clients": (f"{CLIENTS} concurrent clients, {FETCH} candidates each",
+                ["reranker", "single-stream pairs/s", f"{CLIENTS} clients pairs/s",
+                 "vs single-stream", "p50 s", "p95 s", f"vs LangChain ({CLIENTS} clients)"]),
+    "encoder": ("Query encoder: torch vs its ONNX export",
+                ["encoder", "embed 1 query ms (p50)", "vs torch", "stage 1 from text ms (p50)",
+                 "vs torch", "cold start s", "vs torch", "import / load / first query s",
+                 "torch imported"]),
+    "graphs": ("Reranker graphs (single stream, 100 candidates)",
+               ["graph", "wall s / 100 pairs", "CPU s / 100 pairs", "Spearman vs float32",
+                "nDCG@10 (16 queries, rerank only)"]),
+    "gemm": ("int8 GEMM bound (MatMulInteger alone, 1 thread)", ["shape", "us per call", "GOP/s"]),
+    "cache": ("Score cache", ["measure", "value", "vs no cache"]),
+}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="docs/results/serving", help="folder, one file a part")
+    parser.add_argument("--parts", default=",".join(HEADS))
+    args = parser.parse_args()
+    parts = [p for p in HEADS if p in set(args.parts.split(","))]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokens: dict[str, float] = {}
+    for part in parts:  # each part's file is written as soon as it is measured
+        if part == "graphs":
+            rows, tokens = graphs()
+        elif part == "gemm":
+            rows = gemm(tokens or graphs()[1])
+        else:
+            rows = {"clients": clients, "encoder": encoder, "cache": cache}[part]()
+        title, head = HEADS[part]
+        text = "\n".join([
+            f"# {title}", "",
+            f"Generated by `python -m benchmarks.serving --parts {part}` on {os.cpu_count()} "
+            f"logical cores; Cranfield, stage-1 top {FETCH} candidates per query (hybrid, "
+            "alpha 0.5). Ratios are within this run.", "",
+            *_table(head, rows), "",
+        ])  # fmt: skip
+        (out / f"{part}.md").write_text(text, encoding="utf-8")
+        print(text, flush=True)
+
+
+if __name__ == "__main__":
+    main()
