@@ -136,7 +136,7 @@ def private_onnx(onnx_model_path: Path) -> OnnxReranker:
 def _asks(cranfield: tuple[dict[str, str], dict[str, str], object]) -> list[Request]:
     corpus, queries, _ = cranfield
     texts = list(corpus.values())
-    return [(q, texts[i * 12 : i * 12 + 12]) for i, q in enumerate(list(queries.values())[:8])]
+    return [(q, texts[i * 5 : i * 5 + 5]) for i, q in enumerate(list(queries.values())[:8])]
 
 
 def test_onnx_under_eight_threads_serves_each_alone_with_single_stream_scores(
@@ -158,7 +158,8 @@ def test_onnx_under_eight_threads_serves_each_alone_with_single_stream_scores(
 def test_onnx_with_larger_batches_combines_queued_requests(
     onnx_model_path: Path, cranfield: tuple[dict[str, str], dict[str, str], object]
 ) -> None:
-    reranker = OnnxReranker(onnx_model_path, batch_size=8)
+    # dequantized: float activations, so a pair's score does not depend on its batch-mates
+    reranker = OnnxReranker(onnx_model_path, batch_size=8, dequantize=True)
     asks = _asks(cranfield)
     alone = [reranker.score(q, t) for q, t in asks]
     with ThreadPoolExecutor(8) as pool:
@@ -166,9 +167,7 @@ def test_onnx_with_larger_batches_combines_queued_requests(
     stats = reranker.batch_stats()
     assert stats.largest > 1 and stats.batches < 16  # the queued ones went together
     for a, b in zip(alone, together, strict=True):
-        # int8 activations are quantized per batch: other neighbours move scores slightly
-        np.testing.assert_allclose(a, b, atol=0.05)
-        assert np.argmax(a) == np.argmax(b)
+        np.testing.assert_allclose(a, b, atol=1e-4)  # other batches: float round-off only
 
 
 def test_async_callers_share_the_batcher(private_onnx: OnnxReranker) -> None:
