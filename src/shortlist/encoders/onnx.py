@@ -87,7 +87,7 @@ class OnnxEncoder:
         query_prompt: str = "",
         document_prompt: str = "",
     ) -> None:
-        from shortlist.rerank.onnx import physical_cores
+        from shortlist.rerank.onnx import physical_cores, single_threaded_session
 
         directory = Path(os.fspath(model)).expanduser()
         meta = read_metadata(directory)
@@ -112,18 +112,8 @@ class OnnxEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_seq_length)
         self._pad_id = int(meta.get("pad_id", 0))
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         graph = str(directory / "model.onnx")
-        try:
-            self._session: Any = ort.InferenceSession(
-                graph, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
-            raise InvalidInputError(f"{graph} could not be loaded by onnxruntime: {exc}") from exc
+        self._session: Any = single_threaded_session(ort, graph, graph)
         self._inputs = tuple(i.name for i in self._session.get_inputs())
 
     @property

@@ -80,6 +80,28 @@ def physical_cores() -> int:
     return max(1, len(cores))
 
 
+def single_threaded_session(
+    ort: Any, graph: str | bytes, name: str, providers: Sequence[str] | None = None
+) -> Any:
+    """An onnxruntime session whose every ``run`` uses one thread (the caller's): shortlist
+    parallelises across runs instead (see the module docstring). ``name`` is the graph's
+    file, for the error when onnxruntime cannot load it."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(
+            graph,
+            sess_options=options,
+            providers=list(providers) if providers else ["CPUExecutionProvider"],
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
+        raise InvalidInputError(f"{name} could not be loaded by onnxruntime: {exc}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class _PairTemplate:
     """``head + text + tail`` token layout of one query, e.g. ``[CLS] q [SEP] | text | [SEP]``."""
@@ -182,26 +204,11 @@ class OnnxReranker(Reranker):
                 "cross-encoder's tokenizer needs a pair template ([CLS] A [SEP] B [SEP])."
             ) from exc
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        # One thread per run, ``threads`` runs in parallel (see the module docstring).
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         self.dequantize = bool(dequantize)
         graph_file = str(self.model_path / "model.onnx")
         graph: str | bytes = dequantize_matmuls(graph_file) if dequantize else graph_file
-        try:
-            self._session: Any = ort.InferenceSession(
-                graph,
-                sess_options=options,
-                providers=list(providers) if providers else ["CPUExecutionProvider"],
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
-            raise InvalidInputError(
-                f"{graph_file} could not be loaded by onnxruntime: {exc}"
-            ) from exc
+        # One thread per run, ``threads`` runs in parallel (see the module docstring).
+        self._session: Any = single_threaded_session(ort, graph, graph_file, providers)
         self._inputs = self._check_graph()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
