@@ -1,7 +1,14 @@
-"""A corpus embedded with Ray Data into a sharded index, and a build that resumes."""
+"""A corpus embedded with Ray Data into a sharded index, and a build that resumes.
+
+These builds embed with the float32 ONNX export of the bi-encoder (``onnx:DIR``): what is
+tested is Ray's part, and actors that import no torch start in a fraction of the time.
+(Not the int8 export: dynamic quantisation scales activations per batch, so a document's
+int8 vector depends on its batch-mates, and Ray batches differently from one process.)
+The torch encoder on Ray is covered by ``test_ray_cli.py`` (the command's default)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,12 +24,24 @@ MODES = [{"mode": "dense"}, {"mode": "bm25"}, {"mode": "hybrid", "alpha": 0.5}]
 QUERIES = ["wing flutter", "heat transfer to a flat plate", "buckling of cylindrical shells"]
 
 
+def _first(cranfield_path: Path, folder: Path, count: int, words: int | None = None) -> Path:
+    """The first ``count`` Cranfield documents as JSONL, texts cut to ``words`` words."""
+    rows = [
+        json.loads(line)
+        for line in (cranfield_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ][:count]
+    for row in rows:
+        row["text"] = " ".join(row["text"].split()[:words])
+    path = folder / f"corpus-{count}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def corpus(cranfield_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lines = (cranfield_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:300]
-    path = tmp_path_factory.mktemp("corpus") / "corpus.jsonl"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """120 short documents: three shards of 40 test the plan and the format, not the size
+    (the texts are cut to 20 words, so the time goes to Ray's part, not to embedding)."""
+    return _first(cranfield_path, tmp_path_factory.mktemp("corpus"), 120, words=20)
 
 
 def _close(a, b) -> None:  # type: ignore[no-untyped-def]
@@ -31,24 +50,29 @@ def _close(a, b) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
 
 
-def _build(corpus: Path, out: Path, bi_encoder_path: Path) -> ShardedIndex:
+@pytest.fixture(scope="module")
+def embedder(encoder_exports) -> str:  # type: ignore[no-untyped-def]
+    return f"onnx:{encoder_exports['float32']}"
+
+
+def _build(corpus: Path, out: Path, embedder: str) -> ShardedIndex:
     from shortlist.scale.encode import build_on_ray
 
     return build_on_ray(
-        corpus, out, embedder=bi_encoder_path, shards=3, actors=1, actor_cpus=0.5,
+        corpus, out, embedder=embedder, shards=3, actors=1, actor_cpus=0.5,
         shard_cpus=0.1, show_progress=False,
     )  # fmt: skip
 
 
 def test_a_ray_data_build_equals_one_index_and_resumes(
-    local_ray, corpus, bi_encoder_path, tmp_path
+    local_ray, corpus, embedder, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     from shortlist.scale import encode
 
-    clean = _build(corpus, tmp_path / "clean", bi_encoder_path)
-    single = Index.build(load_documents(corpus), bi_encoder_path)
+    clean = _build(corpus, tmp_path / "clean", embedder)
+    single = Index.build(load_documents(corpus), embedder)
     try:
-        assert len(clean) == 300 and clean.ids == single.ids
+        assert len(clean) == 120 and clean.ids == single.ids
         for q in QUERIES:
             for settings in MODES:
                 _close(clean.search(q, 10, **settings), single.search(q, 10, **settings))
@@ -67,28 +91,24 @@ def test_a_ray_data_build_equals_one_index_and_resumes(
         s: encode.persist.open_manifest(Path(encode._folder(out, s, plan)))[0]["generation"]
         for s in (0, 2)
     }
-    resumed = _build(corpus, out, bi_encoder_path)
+    resumed = _build(corpus, out, embedder)
     try:
         after = {
             s: encode.persist.open_manifest(Path(encode._folder(out, s, plan)))[0]["generation"]
             for s in (0, 2)
         }
         assert after == before  # committed shards were kept, not rebuilt
-        assert len(resumed) == 300 and resumed.ids == single.ids
+        assert len(resumed) == 120 and resumed.ids == single.ids
         for q in QUERIES:
             for settings in MODES:
                 _close(resumed.search(q, 10, **settings), single.search(q, 10, **settings))
     finally:
         resumed.close()
-    reloaded = ShardedIndex.load(out)
-    assert len(reloaded) == 300
+    reloaded = ShardedIndex.load(out)  # loads the export the manifest names, not torch
+    assert len(reloaded) == 120 and reloaded.encoder.spec == embedder
 
 
-def test_a_parquet_corpus_builds_the_same_index(
-    local_ray, corpus, bi_encoder_path, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
-    import json
-
+def test_a_parquet_corpus_builds_the_same_index(local_ray, corpus, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -98,9 +118,9 @@ def test_a_parquet_corpus_builds_the_same_index(
     rows = [json.loads(line) for line in lines]
     columns = {key: [r[key] for r in rows] for key in ("_id", "title", "text")}
     pq.write_table(pa.table(columns), tmp_path / "corpus.parquet")
-    index = _build(tmp_path / "corpus.parquet", tmp_path / "idx", bi_encoder_path)
+    index = _build(tmp_path / "corpus.parquet", tmp_path / "idx", embedder)
     try:
-        single = Index.build(load_documents(small), bi_encoder_path)
+        single = Index.build(load_documents(small), embedder)
         assert index.ids == single.ids
         _close(
             index.search(QUERIES[0], 10, mode="hybrid"),
@@ -111,10 +131,11 @@ def test_a_parquet_corpus_builds_the_same_index(
 
 
 def test_a_node_removed_mid_encode_does_not_stop_the_build(
-    corpus, bi_encoder_path, tmp_path
+    cranfield_path, embedder, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     """A 2-node cluster; the node running an embedding actor leaves mid-build. Ray Data
-    moves its work to the node that stays and the build completes with every document."""
+    moves its work to the node that stays and the build completes with every document.
+    300 whole documents, so the build is still running when the node goes."""
     import threading
     import time
 
@@ -135,6 +156,7 @@ def test_a_node_removed_mid_encode_does_not_stop_the_build(
     )  # fmt: skip
     worker = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
     ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+    corpus = _first(cranfield_path, tmp_path, 300)
     removed: list[float] = []
     started = time.monotonic()
 
@@ -152,7 +174,7 @@ def test_a_node_removed_mid_encode_does_not_stop_the_build(
     remover.start()
     try:
         index = build_on_ray(
-            corpus, tmp_path / "idx", embedder=bi_encoder_path, shards=2, actors=2,
+            corpus, tmp_path / "idx", embedder=embedder, shards=2, actors=2,
             actor_cpus=0.5, shard_cpus=0.1, shard_options={"resources": {"shard_host": 1}},
             actor_options={"scheduling_strategy": "SPREAD"}, show_progress=False,
         )  # fmt: skip
@@ -165,3 +187,14 @@ def test_a_node_removed_mid_encode_does_not_stop_the_build(
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_gpu_actors_with_the_onnx_encoder_are_refused(
+    local_ray, corpus, embedder, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from shortlist.errors import InvalidInputError
+    from shortlist.scale.encode import build_on_ray
+
+    with pytest.raises(InvalidInputError, match="actor_gpus needs a sentence-transformers"):
+        build_on_ray(corpus, tmp_path / "idx", embedder=embedder, actor_gpus=1)
+    assert not (tmp_path / "idx").exists()  # refused before anything was written

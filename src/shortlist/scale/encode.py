@@ -78,9 +78,9 @@ class Embedder:
     """A Ray Data actor: parses corpus lines and embeds them (model loaded once)."""
 
     def __init__(self, model: str, shards: int, skip: list[int], options: dict[str, Any]) -> None:
-        from shortlist.encoders import SentenceTransformerEncoder
+        from shortlist.encoders import load_encoder
 
-        self.encoder = SentenceTransformerEncoder(model, **options)
+        self.encoder = load_encoder(model, **options)
         self.shards, self.skip = shards, set(skip)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -118,8 +118,11 @@ def build_on_ray(
 ) -> ShardedIndex:
     """Embed ``corpus`` on the current Ray cluster into a sharded index saved at ``out``.
 
-    Call ``ray.init(...)`` first. ``actors``: a fixed pool size, or ``(min, max)`` for a
-    pool that shrinks when nodes leave and grows when they join. ``shard_options``: Ray
+    Call ``ray.init(...)`` first. ``embedder``: a sentence-transformers model (name or
+    folder) or ``"onnx:DIR"`` (``shortlist export-encoder``; no torch in the actors, each
+    running it on ``actor_cpus`` threads, at least one). ``actors``: a fixed pool size, or
+    ``(min, max)`` for a pool that shrinks when nodes leave and grows when they join.
+    ``shard_options``: Ray
     actor options for the shard actors (e.g. ``{"resources": {...}}`` to keep them on
     nodes that stay); ``actor_options``: more Ray options for the embedding actors (e.g.
     ``{"scheduling_strategy": "SPREAD"}``). Returns the index, its shards on Ray actors.
@@ -128,11 +131,22 @@ def build_on_ray(
     data = require("ray.data", feature="Encoding on Ray", extra="ray")
     if not ray.is_initialized():
         raise InvalidInputError("build_on_ray needs a Ray cluster: call ray.init() first.")
-    from shortlist.encoders import SentenceTransformerEncoder
+    from shortlist.encoders import OnnxEncoder, SentenceTransformerEncoder, load_encoder
 
     files = corpus_files(corpus)
     out_dir = Path(out)
-    encoder = SentenceTransformerEncoder(embedder)
+    encoder = load_encoder(embedder)
+    options: dict[str, Any]
+    if isinstance(encoder, OnnxEncoder):  # as many threads as the actor was given CPUs
+        if actor_gpus:
+            raise InvalidInputError(
+                "actor_gpus needs a sentence-transformers embedder: the ONNX encoder runs "
+                "on CPU. Drop actor_gpus, or pass the model the export was made from."
+            )
+        model, options = encoder.spec, {"threads": max(1, int(actor_cpus))}
+    else:
+        assert isinstance(encoder, SentenceTransformerEncoder)  # what load_encoder makes
+        model, options = os.fspath(encoder.source), {"device": "cuda" if actor_gpus else "cpu"}
     plan = _plan(out_dir, files, shards, describe(encoder))
     done = _committed(out_dir, plan["generation"], shards)
     index = ShardedIndex._on(
@@ -155,8 +169,7 @@ def build_on_ray(
     embedded = lines.map_batches(
         Embedder,
         fn_constructor_kwargs={
-            "model": os.fspath(encoder.source), "shards": shards, "skip": sorted(done),
-            "options": {"device": "cuda" if actor_gpus else "cpu"},
+            "model": model, "shards": shards, "skip": sorted(done), "options": options,
         },
         batch_size=batch_size, concurrency=actors, num_cpus=actor_cpus, num_gpus=actor_gpus,
         max_restarts=-1, max_task_retries=-1, **(actor_options or {}),
