@@ -56,7 +56,7 @@ def test_quickstart_tells_the_reranked_hits_apart(
     bi_encoder_path: Path, onnx_model_path: Path
 ) -> None:
     """Top hits all score ~1.0 after the sigmoid: the printout must still separate them."""
-    out = _run("quickstart.py", "--docs", "300")
+    out = _run("quickstart.py", "--docs", "150")
     shown = re.findall(r"relevance=(\d\.\d{6}) \(logit ([+-]\d+\.\d\d)\)", out)
     assert len(shown) == 5, out
     assert len(set(shown)) == 5, f"two hits print the same scores:\n{out}"
