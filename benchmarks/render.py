@@ -194,7 +194,8 @@ def markdown(
         "",
         "## Machine",
         "",
-        f"- CPU: {info['cpu']}; {info['logical_cores']} logical / {info['physical_cores']} "
+        f"- CPU: {info['cpu']} ({info.get('cpu_flags', 'flags not recorded')}); "
+        f"{info['logical_cores']} logical / {info['physical_cores']} "
         f"physical cores; load average at start {info['load_average_at_start']}",
         f"- Threads: {info['threads']}",
         f"- {info['os']}, Python {info['python']}",

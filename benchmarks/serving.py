@@ -1,9 +1,11 @@
 """Serving on one box: concurrent clients, the torch-free query path, graph choice, the cache.
 
-    python -m benchmarks.serving --out docs/results/serving.md          # everything (~12 min)
+    python -m benchmarks.serving                                        # everything (~35 min)
     python -m benchmarks.serving --parts clients,encoder                # a subset
+    python -m benchmarks.serving --parts clients --candidates fixed     # 8 x the fixed workload
 
-Parts (Cranfield; candidates are each query's stage-1 top 100, hybrid alpha 0.5):
+Parts (Cranfield; unless said otherwise, candidates are each query's stage-1 top 100, hybrid
+alpha 0.5):
 
 * ``clients``: 8 clients at once, 100 candidates each, against single-stream (the same 8
   requests one after another), for shortlist's int8 ONNX reranker (8 threads, and 8 async
@@ -14,8 +16,12 @@ Parts (Cranfield; candidates are each query's stage-1 top 100, hybrid alpha 0.5)
 * ``graphs``: the shipped int8 graph against graphs built here from the float checkpoint
   (plain int8, and fused with ONNX Runtime's transformer optimizer then int8): wall and
   CPU seconds per 100 pairs, and ranking parity with the float32 model.
-* ``gemm``: the int8 GEMM bound: ``MatMulInteger`` alone at the model's shapes, one thread,
-  and the floor it implies for the linear layers of the workload above.
+* ``gemm``: the fixed workload (100 documents of ~170 tokens, as ``benchmarks.run``'s
+  latency target) single-stream, for shortlist's int8 graph and LangChain's stack, against
+  the floor that ``MatMulInteger`` (int8) and ``MatMul`` (float32) rates, measured alone
+  at the model's shapes on one thread, put under the linear layers; where the int8
+  graph's time goes (onnxruntime's profiler); and the most any int8 graph of this model
+  could gain over LangChain here.
 * ``cache``: memory per cached pair, the cost of a lookup, a repeated query's latency.
 
 Run it alone: every figure is a wall-clock time on a 2-core machine.
@@ -39,7 +45,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import BI_ENCODER, CROSS_ENCODER, CROSS_ENCODER_ONNX, DATASETS, REPO
+from benchmarks.common import (
+    BI_ENCODER,
+    CROSS_ENCODER,
+    CROSS_ENCODER_ONNX,
+    DATASETS,
+    REPO,
+    cpu_flags,
+)
 from benchmarks.tuning import _index as cranfield_index_dir
 
 CLIENTS = 8
@@ -94,14 +107,27 @@ def _load(
     }
 
 
-def clients() -> list[list[str]]:
+def fixed_requests(count: int) -> list[tuple[str, list[str]]]:
+    """``count`` Cranfield queries, each with the fixed workload's 100 documents of ~170
+    tokens as candidates (what benchmarks.run's latency target reranks)."""
+    from benchmarks.stage2 import fixed_workload
+    from shortlist.evaluation import load_beir
+
+    data = load_beir(DATASETS / "cranfield")
+    chosen = fixed_workload(data)
+    assert chosen is not None, "Cranfield has 100 documents of 150-190 tokens"
+    texts = [d.text for d, _ in chosen[1]]
+    return [(q, texts) for q in list(data.queries.values())[:count]]
+
+
+def clients(candidates: str = "funnel") -> list[list[str]]:
     from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
     from langchain_community.cross_encoders import HuggingFaceCrossEncoder
     from langchain_core.documents import Document as LCDocument
 
     from shortlist.rerank import load_reranker
 
-    _, asks = workload(CLIENTS)
+    asks = fixed_requests(CLIENTS) if candidates == "fixed" else workload(CLIENTS)[1]
     onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")
     rows: dict[str, dict[str, float]] = {"shortlist onnx int8, 8 threads": _load(onnx.score, asks)}
 
@@ -282,7 +308,7 @@ def _graph(kind: str, root: Path) -> Path:
     return out
 
 
-def graphs() -> tuple[list[list[str]], dict[str, float]]:
+def graphs() -> list[list[str]]:
     from shortlist.evaluation import load_beir, ndcg
     from shortlist.rerank import load_reranker
 
@@ -297,7 +323,7 @@ def graphs() -> tuple[list[list[str]], dict[str, float]]:
         "fused int8 per tensor",
         "fused int8 per channel",
     ]
-    rows, tokens = [], {}
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         reference: list[np.ndarray] = []
         for kind in kinds:
@@ -317,8 +343,7 @@ def graphs() -> tuple[list[list[str]], dict[str, float]]:
             rows.append(
                 [kind, f"{wall:.2f}", f"{cpu:.2f}", f"{rho:.4f}", f"{statistics.fmean(gains):.4f}"]
             )
-            tokens = _token_lengths(reranker, asks)
-    return rows, tokens
+    return rows
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -344,68 +369,184 @@ def _token_lengths(reranker: Any, asks: list[tuple[str, list[str]]]) -> dict[str
     }
 
 
-def gemm(tokens: dict[str, float]) -> list[list[str]]:
+def _gemm_rate(m: int, k: int, n: int, int8: bool) -> float:
+    """GOP/s of one ``m x k @ k x n`` product on one thread: ``MatMulInteger`` (uint8 x
+    int8, as the int8 graph runs its linear layers) or float32 ``MatMul`` (as torch does)."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    m = round(tokens["mean"])
-    rows, rates = [], []
-    for k, n, per_layer in ((HIDDEN, HIDDEN, 4), (HIDDEN, FFN, 1), (FFN, HIDDEN, 1)):
-        rng = np.random.default_rng(0)
-        weight = helper.make_tensor(
-            "B",
-            TensorProto.INT8,
-            [k, n],
-            rng.integers(-127, 127, (k, n)).astype(np.int8).tobytes(),
-            raw=True,
-        )
-        node = helper.make_node("MatMulInteger", ["A", "B"], ["Y"])
-        graph = helper.make_graph(
-            [node],
-            "g",
-            [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
-            [helper.make_tensor_value_info("Y", TensorProto.INT32, [m, n])],
-            [weight],
-        )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(0)
+    if int8:
+        kind, op, out = TensorProto.INT8, "MatMulInteger", TensorProto.INT32
+        b = rng.integers(-127, 127, (k, n)).astype(np.int8)
+        a: np.ndarray = rng.integers(0, 255, (m, k)).astype(np.uint8)
+        a_kind = TensorProto.UINT8
+    else:
+        kind, op, out = TensorProto.FLOAT, "MatMul", TensorProto.FLOAT
+        b = rng.standard_normal((k, n)).astype(np.float32)
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        a_kind = TensorProto.FLOAT
+    weight = helper.make_tensor("B", kind, [k, n], b.tobytes(), raw=True)
+    graph = helper.make_graph(
+        [helper.make_node(op, ["A", "B"], ["Y"])],
+        "g",
+        [helper.make_tensor_value_info("A", a_kind, [m, k])],
+        [helper.make_tensor_value_info("Y", out, [m, n])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    for _ in range(20):
+        session.run(None, {"A": a})
+    reps = 200
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        session.run(None, {"A": a})
+    return 2 * m * k * n / ((time.perf_counter() - t0) / reps) / 1e9
+
+
+SHAPES = ((HIDDEN, HIDDEN, 4), (HIDDEN, FFN, 1), (FFN, HIDDEN, 1))  # (k, n, per layer)
+INT8_GEMMS = {"DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MatMulInteger"}
+
+
+def _op_shares(query: str, texts: list[str]) -> dict[str, float]:
+    """Seconds per op group when the shipped int8 graph scores the pairs one by one on one
+    thread (onnxruntime's profiler, after the session's own graph fusions)."""
+    import json
+
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(CROSS_ENCODER_ONNX / "tokenizer.json"))
+    tokenizer.enable_truncation(512)
+    tokenizer.no_padding()  # tokenizer.json pads to 512; the reranker runs each pair unpadded
+    with tempfile.TemporaryDirectory() as tmp:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            str(CROSS_ENCODER_ONNX / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
-        a = rng.integers(0, 255, (m, k)).astype(np.uint8)
-        for _ in range(20):
-            session.run(None, {"A": a})
-        reps = 300
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            session.run(None, {"A": a})
-        seconds = (time.perf_counter() - t0) / reps
-        gops = 2 * m * k * n / seconds / 1e9
-        rates.append((gops, per_layer * 2 * m * k * n))
-        rows.append(
-            [
-                f"{m} x {k} @ {k} x {n} (x{per_layer} per layer)",
-                f"{seconds * 1e6:.0f}",
-                f"{gops:.0f}",
-            ]
+        names = {i.name for i in session.get_inputs()}
+        for text in texts:
+            enc = tokenizer.encode(query, text)
+            feed = {
+                "input_ids": np.array([enc.ids], dtype=np.int64),
+                "attention_mask": np.array([enc.attention_mask], dtype=np.int64),
+                "token_type_ids": np.array([enc.type_ids], dtype=np.int64),
+            }
+            session.run(None, {k: v for k, v in feed.items() if k in names})
+        events = json.loads(Path(session.end_profiling()).read_text())
+    groups = {"int8 GEMM": 0.0, "float MatMul (attention)": 0.0, "everything else": 0.0}
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time"):
+            continue
+        op = event["args"]["op_name"]
+        group = (
+            "int8 GEMM"
+            if op in INT8_GEMMS
+            else "float MatMul (attention)"
+            if op == "MatMul"
+            else "everything else"
         )
-    # weighted by each shape's share of the work
-    rate = sum(w for _, w in rates) / sum(w / g for g, w in rates)
+        groups[group] += event["dur"] / 1e6
+    return groups
+
+
+def gemm() -> list[list[str]]:
+    """The fixed workload (100 candidates of ~170 tokens, as benchmarks.run's target):
+    shortlist's int8 graph and LangChain's stack single-stream, against the floor that
+    int8 and float32 GEMM rates on this machine put under each."""
+    from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
+    from langchain_community.cross_encoders import HuggingFaceCrossEncoder
+    from langchain_core.documents import Document as LCDocument
+
+    from benchmarks.stage2 import fixed_workload
+    from shortlist.evaluation import load_beir
+    from shortlist.rerank import load_reranker
     from shortlist.rerank.onnx import physical_cores
 
-    cores = physical_cores()
-    bound = tokens["linear_gop"] / (rate * cores)
-    rows.append(
-        [
-            f"workload: {tokens['pairs_per_request']:.0f} pairs x {tokens['mean']:.0f} tokens = "
-            f"{tokens['linear_gop']:.0f} GOP in linear layers; "
-            f"{cores} cores at {rate:.0f} GOP/s each",
-            "",
-            f"bound {bound:.2f} s",
-        ]
+    chosen = fixed_workload(load_beir(DATASETS / "cranfield"))
+    assert chosen is not None, "Cranfield has 100 documents of 150-190 tokens"
+    query, docs = chosen
+    texts = [d.text for d, _ in docs]
+    onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")
+    tokens = _token_lengths(onnx, [(query, texts)])
+    m, cores = round(tokens["mean"]), physical_cores()
+
+    def median_of_3(call: Callable[[], Any]) -> tuple[float, float]:
+        call()  # warm-up
+        walls, cpus = [], []
+        for _ in range(3):
+            w0, c0 = time.perf_counter(), time.process_time()
+            call()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        return statistics.median(walls), statistics.median(cpus)
+
+    ours, ours_cpu = median_of_3(lambda: onnx.score(query, texts))
+    lc = CrossEncoderReranker(model=HuggingFaceCrossEncoder(model_name=str(CROSS_ENCODER)), top_n=5)
+    langchain, _ = median_of_3(
+        lambda: lc.compress_documents([LCDocument(page_content=t) for t in texts], query)
     )
-    return rows
+    rows: list[list[str]] = []
+    rates: dict[bool, float] = {}
+    for int8 in (True, False):
+        per_shape = [(_gemm_rate(m, k, n, int8), per * 2 * m * k * n) for k, n, per in SHAPES]
+        rates[int8] = sum(w for _, w in per_shape) / sum(w / g for g, w in per_shape)
+        rows.append(
+            [
+                f"{'int8 MatMulInteger' if int8 else 'float32 MatMul'}, 1 thread, at "
+                + ", ".join(f"{m}x{k}@{k}x{n}" for k, n, _ in SHAPES),
+                " / ".join(f"{g:.0f}" for g, _ in per_shape)
+                + f" GOP/s ({rates[int8]:.0f} weighted)",
+                "",
+            ]
+        )
+    gop = tokens["linear_gop"]
+    int8_bound = gop / (rates[True] * cores)
+    float_bound = gop / (rates[False] * cores)
+    shares = _op_shares(query, texts)
+    total = sum(shares.values())
+    single_thread_bound = gop / rates[True]
+    return [
+        *rows,
+        [
+            f"workload: {tokens['pairs_per_request']:.0f} pairs x {tokens['mean']:.0f} tokens "
+            f"(query + document) = {gop:.0f} GOP in linear layers, {cores} cores",
+            f"int8 bound {int8_bound:.2f} s, float32 bound {float_bound:.2f} s",
+            f"int8 rate {rates[True] / rates[False]:.2f}x float32",
+        ],
+        [
+            "shortlist onnx int8, single stream (median of 3)",
+            f"{ours:.2f} s wall, {ours_cpu:.2f} s CPU",
+            f"**{ours / int8_bound:.2f}x the int8 bound**",
+        ],
+        [
+            "inside the int8 graph (onnxruntime profile, 1 thread): "
+            + ", ".join(f"{name} {100 * s / total:.0f} %" for name, s in shares.items()),
+            f"int8 GEMM kernels {shares['int8 GEMM']:.2f} s vs {single_thread_bound:.2f} s "
+            "bound on 1 thread",
+            f"{shares['int8 GEMM'] / single_thread_bound:.2f}x",
+        ],
+        [
+            "LangChain CrossEncoderReranker (torch float32), single stream (median of 3)",
+            f"{langchain:.2f} s wall",
+            f"{langchain / float_bound:.2f}x the float32 bound; "
+            f"**shortlist {langchain / ours:.2f}x faster**",
+        ],
+        [
+            "ceiling: LangChain's time / the int8 bound (an int8 graph of this model whose "
+            "every non-GEMM op were free)",
+            "",
+            f"**{langchain / int8_bound:.2f}x**",
+        ],
+    ]
 
 
 def cache() -> list[list[str]]:
@@ -463,7 +604,8 @@ HEADS = {
     "graphs": ("Reranker graphs (single stream, 100 candidates)",
                ["graph", "wall s / 100 pairs", "CPU s / 100 pairs", "Spearman vs float32",
                 "nDCG@10 (16 queries, rerank only)"]),
-    "gemm": ("int8 GEMM bound (MatMulInteger alone, 1 thread)", ["shape", "us per call", "GOP/s"]),
+    "gemm": ("The fixed workload (100 candidates of ~170 tokens) against the GEMM bound",
+             ["measure", "value", "ratio"]),
     "cache": ("Score cache", ["measure", "value", "vs no cache"]),
 }  # fmt: skip
 
@@ -472,27 +614,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs/results/serving", help="folder, one file a part")
     parser.add_argument("--parts", default=",".join(HEADS))
+    parser.add_argument(
+        "--candidates",
+        choices=("funnel", "fixed"),
+        default="funnel",
+        help="clients: each query's stage-1 top 100 (funnel), or the fixed workload's 100 "
+        "documents of ~170 tokens for every query (fixed; written to clients-fixed.md)",
+    )
     args = parser.parse_args()
     parts = [p for p in HEADS if p in set(args.parts.split(","))]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tokens: dict[str, float] = {}
     for part in parts:  # each part's file is written as soon as it is measured
         if part == "graphs":
-            rows, tokens = graphs()
-        elif part == "gemm":
-            rows = gemm(tokens or graphs()[1])
+            rows = graphs()
         else:
-            rows = {"clients": clients, "encoder": encoder, "cache": cache}[part]()
+            rows = {
+                "clients": lambda: clients(args.candidates),
+                "encoder": encoder,
+                "gemm": gemm,
+                "cache": cache,
+            }[part]()
         title, head = HEADS[part]
+        fixed = part == "gemm" or (part == "clients" and args.candidates == "fixed")
+        command = f"python -m benchmarks.serving --parts {part}"
+        command += " --candidates fixed" if part == "clients" and fixed else ""
+        candidates = (
+            "the fixed workload: 100 Cranfield documents of 150-190 tokens (seeded sample, "
+            "as `benchmarks.run`'s latency target)"
+            if fixed
+            else f"stage-1 top {FETCH} candidates per query (hybrid, alpha 0.5)"
+        )
         text = "\n".join([
             f"# {title}", "",
-            f"Generated by `python -m benchmarks.serving --parts {part}` on {os.cpu_count()} "
-            f"logical cores; Cranfield, stage-1 top {FETCH} candidates per query (hybrid, "
-            "alpha 0.5). Ratios are within this run.", "",
+            f"Generated by `{command}` on {os.cpu_count()} logical cores ({cpu_flags()}); "
+            f"Cranfield, {candidates}. Ratios are within this run.", "",
             *_table(head, rows), "",
         ])  # fmt: skip
-        (out / f"{part}.md").write_text(text, encoding="utf-8")
+        name = "clients-fixed" if part == "clients" and fixed else part
+        (out / f"{name}.md").write_text(text, encoding="utf-8")
         print(text, flush=True)
 
 

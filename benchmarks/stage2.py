@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import CROSS_ENCODER, CROSS_ENCODER_ONNX, timed
-from shortlist.documents import Hit
+from shortlist.documents import Document, Hit
 from shortlist.evaluation import Dataset, ndcg
 from shortlist.index import Index
 
@@ -178,22 +178,16 @@ class TargetResult:
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
-def run_target(
-    dataset: Dataset,
-    peers: Sequence[Peer],
-    repeats: int,
-    progress: Callable[[str], None],
-    *,
-    count: int = 100,
-    tokens: tuple[int, int] = (150, 190),
-) -> TargetResult | None:
-    """Rerank ``count`` documents of ``tokens`` length (the cross-encoder's tokenizer),
-    so the latency target reads off directly; None when the corpus has too few."""
+def fixed_workload(
+    dataset: Dataset, count: int = 100, tokens: tuple[int, int] = (150, 190)
+) -> tuple[str, list[tuple[Document, int]]] | None:
+    """The brief's fixed workload: the dataset's first query and a seeded sample of
+    ``count`` documents of ``tokens`` length (the cross-encoder's tokenizer, no special
+    tokens), with their lengths; None when the corpus has too few. Every benchmark that
+    quotes "100 candidates of ~170 tokens" reranks these."""
     import random
 
     from tokenizers import Tokenizer
-
-    from shortlist.documents import Hit
 
     tokenizer = Tokenizer.from_file(str(CROSS_ENCODER_ONNX / "tokenizer.json"))
     tokenizer.no_truncation()
@@ -205,9 +199,25 @@ def run_target(
     ]
     if len(fits) < count:
         return None
-    chosen = random.Random(0).sample(fits, count)
+    return next(iter(dataset.queries.values())), random.Random(0).sample(fits, count)
+
+
+def run_target(
+    dataset: Dataset,
+    peers: Sequence[Peer],
+    repeats: int,
+    progress: Callable[[str], None],
+    *,
+    count: int = 100,
+    tokens: tuple[int, int] = (150, 190),
+) -> TargetResult | None:
+    """Rerank the fixed workload, so the latency target reads off directly; None when the
+    corpus has too few documents of that length."""
+    workload = fixed_workload(dataset, count, tokens)
+    if workload is None:
+        return None
+    query, chosen = workload
     pool = [Hit(d, 0.0, i + 1) for i, (d, _) in enumerate(chosen)]
-    query = next(iter(dataset.queries.values()))
     result = TargetResult(count, float(np.mean([n for _, n in chosen])))
     for peer in peers:  # untimed warm-up on the full workload
         peer.call(query, peer.prepare(query, pool))

@@ -36,6 +36,7 @@ def test_smoke_run_writes_tables_and_parity(
     assert "python -m benchmarks.run --smoke" in doc
     data = json.loads(raw.read_text())
     assert data["machine"]["versions"]["langchain-core"] != "not installed"
+    assert data["machine"]["cpu_flags"] in doc  # int8 speed depends on them: always named
     titles = [t["title"] for t in data["tables"]]
     assert any(t.startswith("Stage 2") for t in titles) and any(
         t.startswith("Stage 1") for t in titles
