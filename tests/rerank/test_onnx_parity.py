@@ -57,14 +57,21 @@ def cases(cranfield: tuple) -> list[tuple[str, list[str]]]:
     return out
 
 
+@pytest.fixture(scope="module")
+def torch_logits(
+    cases: list[tuple[str, list[str]]], st_reranker: CrossEncoderReranker
+) -> list[np.ndarray]:
+    """The reference: sentence-transformers' float32 logits for each case, computed once."""
+    return [_logits(st_reranker.score(query, texts)) for query, texts in cases]
+
+
 def test_onnx_matches_sentence_transformers(
     cases: list[tuple[str, list[str]]],
     onnx_reranker: OnnxReranker,
-    st_reranker: CrossEncoderReranker,
+    torch_logits: list[np.ndarray],
 ) -> None:
-    for query, texts in cases:
+    for (query, texts), torch in zip(cases, torch_logits, strict=True):
         onnx = _logits(onnx_reranker.score(query, texts))
-        torch = _logits(st_reranker.score(query, texts))
         diff = np.abs(onnx - torch)
         assert diff.max() <= LOGIT_TOLERANCE, f"max |delta logit| {diff.max():.3f}"
         top_onnx = np.argsort(-onnx, kind="stable")[:10]
@@ -104,13 +111,12 @@ def test_threads_do_not_change_scores(
 def test_dequantized_onnx_ranks_exactly_like_sentence_transformers(
     cases: list[tuple[str, list[str]]],
     onnx_model_path: object,
-    st_reranker: CrossEncoderReranker,
+    torch_logits: list[np.ndarray],
 ) -> None:
     exact = OnnxReranker(onnx_model_path, dequantize=True, activation="none")  # type: ignore[arg-type]
     try:
-        for query, texts in cases:
+        for (query, texts), torch in zip(cases, torch_logits, strict=True):
             onnx = exact.score(query, texts)
-            torch = _logits(st_reranker.score(query, texts))
             assert np.abs(onnx - torch).max() <= DEQUANTIZED_LOGIT_TOLERANCE
             np.testing.assert_array_equal(
                 np.argsort(-onnx, kind="stable")[:10], np.argsort(-torch, kind="stable")[:10]
