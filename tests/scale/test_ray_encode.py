@@ -189,9 +189,8 @@ def test_a_node_removed_mid_encode_does_not_stop_the_build(
         cluster.shutdown()
 
 
-def test_gpu_actors_with_the_onnx_encoder_are_refused(
-    local_ray, corpus, embedder, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+def test_gpu_actors_with_the_onnx_encoder_are_refused(corpus, embedder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Refused from the arguments alone: before a cluster is needed or a model loads."""
     from shortlist.errors import InvalidInputError
     from shortlist.scale.encode import build_on_ray
 

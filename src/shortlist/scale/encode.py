@@ -26,6 +26,7 @@ import numpy as np
 
 from shortlist._optional import require
 from shortlist.documents import Document
+from shortlist.encoders import ONNX_PREFIX
 from shortlist.encoders.identity import describe
 from shortlist.errors import IndexFormatError, InvalidInputError
 from shortlist.index import persist
@@ -127,6 +128,11 @@ def build_on_ray(
     nodes that stay); ``actor_options``: more Ray options for the embedding actors (e.g.
     ``{"scheduling_strategy": "SPREAD"}``). Returns the index, its shards on Ray actors.
     """
+    if actor_gpus and os.fspath(embedder).startswith(ONNX_PREFIX):
+        raise InvalidInputError(
+            "actor_gpus needs a sentence-transformers embedder: the ONNX encoder runs on "
+            "CPU. Drop actor_gpus, or pass the model the export was made from."
+        )
     ray = ray_module()
     data = require("ray.data", feature="Encoding on Ray", extra="ray")
     if not ray.is_initialized():
@@ -138,11 +144,6 @@ def build_on_ray(
     encoder = load_encoder(embedder)
     options: dict[str, Any]
     if isinstance(encoder, OnnxEncoder):  # as many threads as the actor was given CPUs
-        if actor_gpus:
-            raise InvalidInputError(
-                "actor_gpus needs a sentence-transformers embedder: the ONNX encoder runs "
-                "on CPU. Drop actor_gpus, or pass the model the export was made from."
-            )
         model, options = encoder.spec, {"threads": max(1, int(actor_cpus))}
     else:
         assert isinstance(encoder, SentenceTransformerEncoder)  # what load_encoder makes
