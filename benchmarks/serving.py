@@ -466,15 +466,10 @@ def gemm() -> list[list[str]]:
     from langchain_community.cross_encoders import HuggingFaceCrossEncoder
     from langchain_core.documents import Document as LCDocument
 
-    from benchmarks.stage2 import fixed_workload
-    from shortlist.evaluation import load_beir
     from shortlist.rerank import load_reranker
     from shortlist.rerank.onnx import physical_cores
 
-    chosen = fixed_workload(load_beir(DATASETS / "cranfield"))
-    assert chosen is not None, "Cranfield has 100 documents of 150-190 tokens"
-    query, docs = chosen
-    texts = [d.text for d, _ in docs]
+    query, texts = fixed_requests(1)[0]
     onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")
     tokens = _token_lengths(onnx, [(query, texts)])
     m, cores = round(tokens["mean"]), physical_cores()

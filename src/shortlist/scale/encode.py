@@ -123,10 +123,10 @@ def build_on_ray(
     folder) or ``"onnx:DIR"`` (``shortlist export-encoder``; no torch in the actors, each
     running it on ``actor_cpus`` threads, at least one). ``actors``: a fixed pool size, or
     ``(min, max)`` for a pool that shrinks when nodes leave and grows when they join.
-    ``shard_options``: Ray
-    actor options for the shard actors (e.g. ``{"resources": {...}}`` to keep them on
-    nodes that stay); ``actor_options``: more Ray options for the embedding actors (e.g.
-    ``{"scheduling_strategy": "SPREAD"}``). Returns the index, its shards on Ray actors.
+    ``shard_options``: Ray actor options for the shard actors (e.g. ``{"resources":
+    {...}}`` to keep them on nodes that stay); ``actor_options``: more Ray options for the
+    embedding actors (e.g. ``{"scheduling_strategy": "SPREAD"}``). Returns the index, its
+    shards on Ray actors.
     """
     if actor_gpus and os.fspath(embedder).startswith(ONNX_PREFIX):
         raise InvalidInputError(
