@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shortlist.cpu import cpu_flags, cpu_model
 from shortlist.evaluation.render import markdown_table, text_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,30 +29,6 @@ PACKAGES = (
 )  # fmt: skip
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_flags() -> str:
-    """The vector extensions int8 speed depends on: without VNNI (or AMX) an int8 GEMM is
-    not even twice as fast as a float32 one, so figures from such machines differ in kind."""
-    try:
-        line = next(
-            x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("flags")
-        )
-    except (OSError, StopIteration):
-        return "CPU flags unknown"
-    flags = set(line.split(":", 1)[1].split())
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
-    return ", ".join(f for f in wanted if f in flags) or "no AVX2"
-
-
 def machine(threads: dict[str, Any]) -> dict[str, Any]:
     """CPU, cores, load, thread settings and library versions, printed with every result."""
     from shortlist.rerank.onnx import physical_cores  # the ONNX backend's own count
@@ -64,7 +41,7 @@ def machine(threads: dict[str, Any]) -> dict[str, Any]:
             versions[name] = "not installed"
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),
         "logical_cores": os.cpu_count(),
         "physical_cores": physical_cores(),

@@ -4,7 +4,8 @@ Builds a MiniLM index over the first few hundred Cranfield abstracts, retrieves 
 candidates with ``ShortlistRetriever``, reranks them to 5 with the int8 ONNX
 cross-encoder through ``ShortlistRerank`` inside LangChain's
 ``ContextualCompressionRetriever``, and feeds them to an LCEL chain whose "LLM" is
-LangChain's fake chat model (no API key). Each printed document shows both stage scores;
+LangChain's fake chat model (no API key). Each printed document shows the score it is
+ordered by and both stage scores;
 ``*`` marks documents the Cranfield judges rated relevant.
 
 Run from the repository root::
@@ -105,12 +106,15 @@ def main() -> None:
     took = time.perf_counter() - t0
     print(f"\nQ: {query}\nretrieve 50 + rerank to {len(top)} + answer: {took:.2f}s")
     relevant = relevant_ids(QUERY_ID) if args.query is None else set()
-    print(f"{'':2}{'id':>5}  {'relevance':>9}  {'retrieval':>9}  {'was #':>5}  title")
+    # "score" is what the documents are ordered by: the fused score where the compressor
+    # fused the reranker with stage 1, else the reranker's relevance score.
+    print(f"{'':2}{'id':>5}  {'score':>7}  {'relevance':>9}  {'retrieval':>9}  {'was #':>5}  title")
     for d in top:
         mark = "*" if d.id in relevant else " "
         title = d.page_content.splitlines()[0][:60]
+        score = d.metadata.get("fused_score", d.metadata["relevance_score"])
         print(
-            f"{mark:2}{d.id:>5}  {d.metadata['relevance_score']:9.4f}  "
+            f"{mark:2}{d.id:>5}  {score:7.4f}  {d.metadata['relevance_score']:9.4f}  "
             f"{d.metadata['retrieval_score']:9.4f}  {d.metadata['retrieval_rank']:5d}  {title}"
         )
 

@@ -3,8 +3,9 @@
 Indexes the first few hundred Cranfield documents with the local all-MiniLM-L6-v2
 bi-encoder (FAISS), retrieves 50 candidates with ``ShortlistRetriever``, reranks them
 with the local int8 ONNX cross-encoder through ``ShortlistRerank`` and answers with
-LlamaIndex's ``MockLLM`` (no API key, no network). Prints the source nodes with both
-scores, and marks the ones Cranfield's relevance judgements call relevant.
+LlamaIndex's ``MockLLM`` (no API key, no network). Prints the source nodes with the score
+they are ordered by and both stage scores, and marks the ones Cranfield's relevance
+judgements call relevant.
 
 Run from the repository root::
 
@@ -65,12 +66,16 @@ def main() -> None:
     print(f"\nquery: {query}\n")
 
     response = engine.query(query)
-    print(f"{'rank':>4} {'doc':>5} {'relevance':>9} {'retrieval':>9} {'judged':>6}  title")
+    # NodeWithScore.score is what the nodes are ordered by (the fused score where the
+    # postprocessor fused the reranker with stage 1, else the relevance score)
+    columns = ("rank", 4), ("doc", 5), ("score", 7), ("relevance", 9), ("retrieval", 9)
+    print(" ".join(f"{name:>{width}}" for name, width in columns), f"{'judged':>6}  title")
     for rank, source in enumerate(response.source_nodes, 1):
         meta = source.node.metadata
         grade = qrels.get(source.node.node_id)
         print(
-            f"{rank:>4} {source.node.node_id:>5} {meta[RELEVANCE_SCORE_KEY]:>9.4f} "
+            f"{rank:>4} {source.node.node_id:>5} {source.score:>7.4f} "
+            f"{meta[RELEVANCE_SCORE_KEY]:>9.4f} "
             f"{meta[RETRIEVAL_SCORE_KEY]:>9.4f} {'' if grade is None else grade:>6}  "
             f"{str(meta.get('title', ''))[:60]}"
         )

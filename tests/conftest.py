@@ -25,6 +25,14 @@ CROSS_ENCODER = MODELS / "ms-marco-MiniLM-L-12-v2"
 CROSS_ENCODER_ONNX = MODELS / "ms-marco-MiniLM-L-12-v2-onnx-int8"
 
 
+def pytest_report_header() -> list[str]:
+    """Name the CPU in the suite's header: int8 results differ by CPU kind (VNNI or AVX2), so
+    a failure must say which machine it came from."""
+    from shortlist.cpu import cpu_flags, cpu_model, int8_kind
+
+    return [f"cpu: {cpu_model()} ({cpu_flags()}; int8 kernels: {int8_kind()})"]
+
+
 def need(path: Path) -> Path:
     """Return ``path`` if present; skip locally, fail under CI, if it is missing."""
     if path.exists():

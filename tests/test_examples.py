@@ -28,10 +28,22 @@ def _run(script: str, *args: str) -> str:
     return proc.stdout
 
 
-def _score_rows(stdout: str) -> list[tuple[float, float]]:
-    """(relevance, retrieval) of each printed hit: both stage scores must be shown."""
-    rows = re.findall(r"^\s*\*?\s*(?:\d+\s+)?\d+\s+([01]\.\d{4})\s+(-?[01]\.\d{4})", stdout, re.M)
-    return [(float(a), float(b)) for a, b in rows]
+def _score_rows(stdout: str) -> list[tuple[float, float, float]]:
+    """(score, relevance, retrieval) of each printed hit: the score the hits are ordered by,
+    and both stage scores."""
+    number = r"(-?\d\.\d{4})"
+    rows = re.findall(
+        rf"^\s*\*?\s*(?:\d+\s+)?\d+\s+{number}\s+([01]\.\d{{4}})\s+{number}", stdout, re.M
+    )
+    return [(float(a), float(b), float(c)) for a, b, c in rows]
+
+
+def _ordered_by_printed_score(rows: list[tuple[float, float, float]]) -> bool:
+    """The invariant that holds on every CPU: hits come in the order of the score printed
+    as theirs (the relevance column alone may not be sorted when fusion decided the order,
+    and which near-tied hits swap depends on the CPU's int8 kernels)."""
+    scores = [score for score, _, _ in rows]
+    return scores == sorted(scores, reverse=True)
 
 
 def test_langchain_rag_chain(bi_encoder_path: Path, onnx_model_path: Path) -> None:
@@ -39,7 +51,7 @@ def test_langchain_rag_chain(bi_encoder_path: Path, onnx_model_path: Path) -> No
     assert "indexed 80 docs" in out
     rows = _score_rows(out)
     assert len(rows) == 5  # retrieve 50, rerank to 5
-    assert [r for r, _ in rows] == sorted((r for r, _ in rows), reverse=True)
+    assert _ordered_by_printed_score(rows), out
     assert "A: (fake LLM)" in out
 
 
@@ -48,7 +60,7 @@ def test_llama_index_query_engine(bi_encoder_path: Path, onnx_model_path: Path) 
     assert "indexed 80 documents" in out
     rows = _score_rows(out)
     assert len(rows) == 5
-    assert [r for r, _ in rows] == sorted((r for r, _ in rows), reverse=True)
+    assert _ordered_by_printed_score(rows), out
     assert "aquery returned the same source nodes: True" in out
 
 

@@ -58,22 +58,46 @@ def test_int8_export_stays_close(
 def test_torch_built_index_answers_onnx_queries(
     encoder_exports: dict[str, Path], cranfield_index, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    """The float32 export answers exactly as torch; the int8 export within what its query
+    vectors' distance from torch's allows, which holds on every CPU kind.
+
+    int8 kernels round differently on AVX-512 VNNI and AVX2-only CPUs, so no exact int8
+    ranking is pinned. What holds by construction: documents are unit vectors, so moving
+    the query by ``delta = |q_int8 - q_torch|`` moves every dense score by at most
+    ``delta``; the int8 top 10 therefore holds only documents whose torch score is within
+    ``2 * delta`` of torch's 10th (and its top hit within ``2 * delta`` of torch's top).
+    """
     folder = cranfield_index.save(tmp_path / "index")
     exact = load_index(folder, encoder=f"onnx:{encoder_exports['float32']}")
     quantized = load_index(folder, encoder=f"onnx:{encoder_exports['int8']}")
-    overlaps = []
-    for query in QUERIES:
+    int8_vectors = quantized.encoder.encode_queries(QUERIES)
+    torch_vectors = cranfield_index.encoder.encode_queries(QUERIES)
+    # measured min cosine 0.9916 (AVX-512 VNNI) and 0.989 on documents (AVX2); bar 0.98
+    assert (int8_vectors * torch_vectors).sum(axis=1).min() > 0.98
+    deltas = np.linalg.norm(int8_vectors - torch_vectors, axis=1)
+    overlaps: dict[str, list[float]] = {"dense": [], "hybrid": []}
+    for query, delta in zip(QUERIES, deltas, strict=True):
         torch_hits = cranfield_index.search(query, 10, mode="dense")
         float_hits = exact.search(query, 10, mode="dense")
         assert [h.id for h in float_hits] == [h.id for h in torch_hits]
         np.testing.assert_allclose(
             [h.score for h in float_hits], [h.score for h in torch_hits], atol=1e-5
         )
-        int8_ids = {h.id for h in quantized.search(query, 10, mode="dense")}
-        overlaps.append(len(int8_ids & {h.id for h in torch_hits}) / 10)
-        # hybrid (the default) agrees at the top too
-        assert quantized.search(query, 1)[0].id == cranfield_index.search(query, 1)[0].id
-    assert np.mean(overlaps) >= 0.85  # measured 0.95 mean top-10 overlap (int8 vs torch)
+        int8_hits = quantized.search(query, 10, mode="dense")
+        torch_score = {
+            h.id: h.score for h in cranfield_index.search(query, len(cranfield_index), mode="dense")
+        }
+        bound = 2 * float(delta) + 1e-6
+        assert min(torch_score[h.id] for h in int8_hits) >= torch_hits[-1].score - bound
+        assert torch_score[int8_hits[0].id] >= torch_hits[0].score - bound
+        for mode in overlaps:
+            ids_int8 = {h.id for h in quantized.search(query, 10, mode=mode)}
+            ids_torch = {h.id for h in cranfield_index.search(query, 10, mode=mode)}
+            overlaps[mode].append(len(ids_int8 & ids_torch) / 10)
+    # mean top-10 overlap, int8 vs torch: measured 0.967 dense and hybrid on AVX-512 VNNI,
+    # 0.95 dense on AVX2; bar 0.85
+    assert np.mean(overlaps["dense"]) >= 0.85
+    assert np.mean(overlaps["hybrid"]) >= 0.85
 
 
 def test_index_built_with_the_export_reloads_it(
