@@ -69,7 +69,7 @@ def test_no_pickle_anywhere_in_the_package() -> None:
 PUBLIC = {
     "shortlist": {
         "AuthenticationError", "BM25_SCORE_KEY", "Bm25", "DENSE_SCORE_KEY", "Dataset",
-        "Document", "Encoder", "EncoderMismatchError", "FUSED_SCORE_KEY", "Fusion", "Hit",
+        "Document", "Encoder", "EncoderMismatchError", "FUSED_SCORE_KEY", "Funnel", "Fusion", "Hit",
         "Index", "IndexFormatError", "IndexWriteError", "InvalidInputError",
         "MissingDependencyError", "ModelNotFoundError", "Pipeline", "RELEVANCE_SCORE_KEY",
         "RETRIEVAL_RANK_KEY", "RETRIEVAL_SCORE_KEY", "SCORED_BY_KEY", "RateLimitError",
@@ -91,7 +91,8 @@ PUBLIC = {
         "check_encoder", "export_encoder", "l2_normalize", "load_encoder",
     },
     "shortlist.evaluation": {
-        "Dataset", "Latency", "Report", "Row", "Verdict", "evaluate", "format_table",
+        "Calibration", "Dataset", "FunnelVerdict", "Latency", "Report", "Row", "Verdict",
+        "calibrate", "evaluate", "format_table",
         "index_dataset", "load_beir", "mean_scores", "ndcg", "per_query", "plot", "recall",
         "reciprocal_rank", "to_markdown", "write_report",
     },

@@ -42,6 +42,7 @@ from shortlist.errors import (
 if TYPE_CHECKING:
     from shortlist.encoders import Encoder, SentenceTransformerEncoder, load_encoder
     from shortlist.evaluation import Dataset, evaluate, load_beir
+    from shortlist.funnel import Funnel
     from shortlist.index import Bm25, Index
     from shortlist.loaders import load_documents
     from shortlist.pipeline import Pipeline
@@ -60,6 +61,7 @@ _LAZY = {
     "load_reranker": "shortlist.rerank",
     "Fusion": "shortlist.rerank.fusion",
     "Pipeline": "shortlist.pipeline",
+    "Funnel": "shortlist.funnel",
     "Dataset": "shortlist.evaluation",
     "evaluate": "shortlist.evaluation",
     "load_beir": "shortlist.evaluation",
@@ -79,6 +81,7 @@ __all__ = [
     "Document",
     "Encoder",
     "EncoderMismatchError",
+    "Funnel",
     "Fusion",
     "Hit",
     "Index",

@@ -12,8 +12,14 @@ from typing import Any
 
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.documents import RETRIEVAL_RANK_KEY, RETRIEVAL_SCORE_KEY, Document, Hit
+from shortlist.errors import InvalidInputError
+from shortlist.funnel import AUTO, as_funnel, resolve_fusion
 from shortlist.rerank import as_reranker
+from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
+
+FUNNEL_FIELDS = ("reranker", "top_n", "score_threshold", "fusion", "rerank_budget_ms")
+"""What a rerank adapter takes from ``funnel=`` unless given explicitly."""
 
 
 class CheckedArguments:
@@ -54,6 +60,16 @@ def rerank_fields(owner: str, data: dict[str, Any], accepted: Iterable[str]) -> 
     """
     known_names(owner, data, accepted)
     out = dict(data)
+    if out.get("funnel") is not None:
+        config = as_funnel(out["funnel"])
+        out["funnel"] = config
+        for name in FUNNEL_FIELDS:
+            if name not in data:
+                out[name] = getattr(config, name)
+        if out.get("reranker") is None:
+            raise InvalidInputError(
+                f"{owner}: the funnel has no reranker; set one in it or pass reranker=."
+            )
     if "reranker" in out:
         out["reranker"] = as_reranker(out["reranker"])
     if "top_n" in out:
@@ -67,9 +83,33 @@ def rerank_fields(owner: str, data: dict[str, Any], accepted: Iterable[str]) -> 
             "rerank_budget_ms", out["rerank_budget_ms"], positive=True, allow_none=True
         )
     if "fusion" in out:
-        fusion = Fusion.parse(out["fusion"])
-        out["fusion"] = None if fusion is None else str(fusion)
+        out["fusion"] = fusion_field(out["fusion"])
     return out
+
+
+def fusion_field(value: object) -> str | None:
+    """A ``fusion`` argument in normal form: ``"auto"``, ``None`` or a fusion's spec."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    fusion = Fusion.parse(value)  # type: ignore[arg-type]
+    return None if fusion is None else str(fusion)
+
+
+def rerank_fusion(
+    fusion: str | None, reranker: Reranker, metadatas: Iterable[Mapping[str, Any]]
+) -> Fusion | None:
+    """The fusion a compressor applies to these documents.
+
+    ``"auto"`` fuses only documents that a shortlist retriever scored (every one carries
+    ``retrieval_score`` in its metadata) and only for a backend that fuses by default
+    (:func:`shortlist.funnel.resolve_fusion`); documents from any other retriever come
+    back in the reranker's own order, as every peer's compressor returns them. An
+    explicit fusion applies to any input (with input order as the retrieval ranking
+    where no score was recorded).
+    """
+    if fusion == AUTO and not all(_is_number(m.get(RETRIEVAL_SCORE_KEY)) for m in metadatas):
+        return None
+    return resolve_fusion(fusion, reranker)
 
 
 def candidate(
@@ -83,10 +123,11 @@ def candidate(
     """Wrap a framework's document as a stage-1 Hit, for :meth:`Reranker.rerank_hits`.
 
     A retrieval score or rank that an upstream shortlist retriever stored in metadata is
-    picked up, so the reranked output keeps reporting it.
+    picked up (it wins over ``retrieval_score``, a framework's own score), so the
+    reranked output keeps reporting it.
     """
     meta = dict(metadata or {})
-    if retrieval_score is None and _is_number(meta.get(RETRIEVAL_SCORE_KEY)):
+    if _is_number(meta.get(RETRIEVAL_SCORE_KEY)):  # shortlist's stage-1 score wins
         retrieval_score = float(meta[RETRIEVAL_SCORE_KEY])
     rank = meta.get(RETRIEVAL_RANK_KEY)
     return Hit(

@@ -6,20 +6,34 @@ LlamaIndex ``similarity_top_k``); errors name it as the caller spelled it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
-from shortlist import defaults
 from shortlist._validate import positive_int
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
+from shortlist.funnel import Funnel, as_funnel
 from shortlist.index import BaseIndex, Filter
-from shortlist.pipeline import Pipeline, default_mode
+from shortlist.pipeline import Pipeline
 
 Source = BaseIndex | Pipeline
+FunnelArg = Funnel | str | os.PathLike[str] | Mapping[str, Any] | None
 
 
-def check_source(index: BaseIndex | None, pipeline: Pipeline | None) -> Source:
-    """The one source a retriever searches: exactly one of an index and a pipeline."""
+def check_source(
+    index: BaseIndex | None, pipeline: Pipeline | None, funnel: FunnelArg = None
+) -> Source:
+    """The one source a retriever searches: exactly one of an index and a pipeline; an
+    index with ``funnel`` (a :class:`~shortlist.Funnel` or a config file) runs that funnel
+    (a :meth:`Pipeline.from_config`)."""
+    if funnel is not None:
+        if pipeline is not None or not isinstance(index, BaseIndex):
+            raise InvalidInputError(
+                "funnel= runs a funnel over index=: pass it with an index, not with a "
+                "pipeline (a Pipeline already is a funnel)."
+            )
+        return Pipeline.from_config(index, as_funnel(funnel))
     if (index is None) == (pipeline is None):
         raise InvalidInputError(
             "Pass exactly one of index= (retrieval only) or pipeline= (retrieve + rerank)."
@@ -54,16 +68,10 @@ def check_k(name: str, k: object, source: Source | None, *, allow_none: bool = F
 def stage1(
     source: Source, mode: str | None, alpha: float | None, sparse_k: int | None
 ) -> dict[str, Any]:
-    """Stage-1 options: the caller's, else the pipeline's, else the funnel's default mode.
-
-    A retriever over a bare index is stage 1 of a funnel, so it defaults to the funnel's
-    mode and hybrid weight (hybrid, alpha 0.5, where the index has BM25), not to
-    ``Index.search``'s dense.
-    """
+    """Stage-1 options: the caller's, else the pipeline's or the index's own -- which
+    default to the funnel's (hybrid, alpha 0.5, where the index has BM25)."""
     options: dict[str, Any] = {"mode": mode, "alpha": alpha}
     if isinstance(source, BaseIndex):
-        options["mode"] = mode if mode is not None else default_mode(source)
-        options["alpha"] = alpha if alpha is not None else defaults.HYBRID_ALPHA
         options["sparse_k"] = sparse_k
     elif sparse_k is not None:
         raise InvalidInputError(

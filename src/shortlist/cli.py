@@ -118,6 +118,31 @@ def _index_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_funnel(args: argparse.Namespace) -> None:
+    """``--funnel FILE``: its settings fill every search flag the user did not give."""
+    args.hybrid = None
+    if not args.funnel:
+        return
+    from shortlist.funnel import Funnel
+
+    try:
+        funnel = Funnel.load(args.funnel)
+    except ShortlistError as exc:
+        raise _flag("--funnel", args.funnel, exc) from exc
+    args.reranker = args.reranker or funnel.reranker
+    args.hybrid = funnel.hybrid
+    for flag, value in (
+        ("n", funnel.fetch_k),
+        ("m", funnel.top_n),
+        ("mode", funnel.mode),
+        ("fusion", funnel.fusion if args.reranker else None),
+        ("rerank_budget_ms", funnel.rerank_budget_ms),
+        ("score_threshold", funnel.score_threshold),
+    ):
+        if getattr(args, flag, None) is None:
+            setattr(args, flag, value)
+
+
 def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     """Every check on ``search``'s arguments that needs no index and no model.
 
@@ -125,10 +150,10 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     candidates stage 1 retrieves, ``-m`` how many of them are shown (after reranking, if
     any), so ``-m`` cannot exceed ``-n``.
     """
+    from shortlist._adapters import fusion_field
     from shortlist.index.filters import compile_filter
     from shortlist.index.persist import check_index_dir
     from shortlist.index.sharded_storage import is_sharded
-    from shortlist.rerank.fusion import Fusion
 
     if not is_sharded(args.index):
         check_index_dir(Path(args.index))
@@ -137,6 +162,7 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
             'The query is empty: pass the text to search for, e.g. shortlist search DIR "heat '
             'transfer".'
         )
+    _apply_funnel(args)
     if args.n is None:
         args.n = defaults.FETCH_K if args.reranker else 10
     _positive("-n", args.n, "candidates to retrieve")
@@ -154,7 +180,7 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
                 "--fusion combines the retrieval and rerank rankings, so it needs --reranker."
             )
         try:
-            Fusion.parse(args.fusion)
+            fusion_field(args.fusion)
         except ShortlistError as exc:
             raise _flag("--fusion", args.fusion, exc) from exc
     if args.rerank_budget_ms is not None:
@@ -191,7 +217,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     flt = check_search(args)  # before anything loads
 
     from shortlist.index import load_index
-    from shortlist.pipeline import Pipeline, default_mode
+    from shortlist.pipeline import Pipeline
     from shortlist.rerank import load_reranker
 
     with quiet_loading(args.quiet):
@@ -203,14 +229,15 @@ def cmd_search(args: argparse.Namespace) -> int:
             reranker,
             fetch_k=args.n,
             top_n=args.m,
-            fusion=args.fusion if args.fusion is not None else defaults.FUSION,
+            fusion=args.fusion if args.fusion is not None else "auto",
             mode=args.mode,
+            hybrid=args.hybrid,
+            score_threshold=getattr(args, "score_threshold", None),
             rerank_budget_ms=args.rerank_budget_ms,
         )
         hits = pipe.search(args.query, filter=flt)
     else:
-        mode = args.mode if args.mode is not None else default_mode(index)
-        hits = index.search(args.query, args.m, filter=flt, mode=mode, alpha=defaults.HYBRID_ALPHA)
+        hits = index.search(args.query, args.m, filter=flt, mode=args.mode, hybrid=args.hybrid)
     if args.json:
         json.dump([h.to_dict() for h in hits], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -354,8 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fusion",
         default=None,
-        help="combine retrieval and rerank rankings: rrf | weighted[:w=0.7] | none "
-        f"(default: {defaults.FUSION or 'none'})",
+        help="combine retrieval and rerank rankings: auto | rrf | weighted[:w=0.7] | none "
+        f"(default: auto = {defaults.FUSION} for a local cross-encoder, none for Cohere)",
+    )
+    p.add_argument(
+        "--funnel",
+        default=None,
+        metavar="FILE",
+        help="a funnel config (.json/.toml, e.g. from shortlist eval --calibrate): its "
+        "settings apply wherever a flag is not given",
     )
     p.add_argument(
         "--rerank-budget-ms",

@@ -7,8 +7,9 @@ so the three cannot drift apart.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ from shortlist import defaults
 from shortlist._validate import finite_number, positive_int
 from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
+from shortlist.funnel import AUTO, Funnel, as_funnel, resolve_fusion
 from shortlist.index import BaseIndex, Filter
-from shortlist.index.hybrid import check_alpha, check_mode
+from shortlist.index.hybrid import check_mode, hybrid_fusion
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
@@ -42,17 +44,27 @@ class PipelineResult:
 class Pipeline:
     """Index + optional reranker: retrieve ``fetch_k`` candidates, keep the best ``top_n``.
 
+    ``Pipeline.from_config(index, funnel)`` builds one from a :class:`~shortlist.Funnel`
+    (or a saved config such as ``shortlist eval --calibrate`` writes); the keyword
+    arguments below are the same settings, and every default is the shipped funnel's
+    (:data:`shortlist.funnel.DEFAULT`), so ``Pipeline(index, reranker)`` runs the funnel
+    that ``shortlist eval`` measures.
+
     ``reranker`` may be a :class:`Reranker` or a spec string for
     :func:`shortlist.load_reranker`. Without a reranker, the pipeline returns the
     top ``top_n`` retrieval hits. ``top_n`` may not exceed ``fetch_k``: the reranker can
     only return candidates stage 1 fetched, so asking for more is an error rather than
     silently fewer results.
 
-    ``mode`` is stage 1's: ``"hybrid"`` (BM25 + dense, the default where the index has
-    BM25; provisional until the mode comparison in docs/index.md is in), ``"dense"`` or
-    ``"bm25"``;
-    ``alpha`` weighs the hybrid fusion (1 = dense only, 0 = BM25 only; default 0.5, see
-    :mod:`shortlist.defaults`); ``None`` fuses by reciprocal rank instead.
+    Stage 1 is the index's unless ``mode`` (``"hybrid"``, ``"dense"``, ``"bm25"``) or the
+    hybrid fusion (``alpha``, the dense weight, or ``hybrid``, a spec such as
+    ``"rrf:k=60"``) say otherwise; an index's own default is the funnel's (hybrid with
+    ``alpha=0.5`` where it has BM25).
+
+    ``fusion`` combines the rerank and retrieval scores: ``"auto"`` (default) is the
+    backend's rule (:func:`shortlist.funnel.resolve_fusion`: ``weighted:w=0.2`` for the local
+    cross-encoders, the reranker's own order for Cohere), ``None``/``"none"`` the
+    reranker's order, or a spec (``"weighted:w=0.5"``, ``"rrf"``).
 
     ``fallback`` (a reranker, a spec, or a list) and ``degraded`` (``"stage1"`` or
     ``"raise"``) make the reranker a :class:`~shortlist.rerank.fallback.FallbackReranker`:
@@ -72,28 +84,76 @@ class Pipeline:
         reranker: Reranker | str | None = None,
         *,
         fetch_k: int = defaults.FETCH_K,
-        top_n: int = 5,
-        fusion: Fusion | str | None = defaults.FUSION,
+        top_n: int = defaults.TOP_N,
+        fusion: Fusion | str | None = AUTO,
         score_threshold: float | None = None,
         mode: str | None = None,
-        alpha: float | None = defaults.HYBRID_ALPHA,
+        alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
         rerank_budget_ms: float | None = None,
         fallback: Reranker | str | Sequence[Reranker | str] | None = None,
         degraded: str | None = None,
     ) -> None:
         self.index = index
-        self.mode: str = check_mode(mode if mode is not None else default_mode(index))
-        self.alpha = check_alpha(alpha)
+        self.mode: str = check_mode(mode if mode is not None else index.mode)
+        self.hybrid: Fusion = hybrid_fusion(hybrid, alpha, None, default=index.hybrid)
         if self.mode != "dense" and index.bm25 is None:
             index.search("probe", 1, mode=self.mode)  # raises the "needs BM25" error
         self.reranker = _chain(reranker, fallback, degraded)
         self.fetch_k = positive_int("fetch_k", fetch_k)
         self.top_n = _top_n(positive_int("top_n", top_n), self.fetch_k)
-        self.fusion = Fusion.parse(fusion)
+        self.fusion = resolve_fusion(fusion, self.reranker)
         self.score_threshold = finite_number("score_threshold", score_threshold, allow_none=True)
         self.rerank_budget_ms = finite_number(
             "rerank_budget_ms", rerank_budget_ms, positive=True, allow_none=True
         )
+
+    @classmethod
+    def from_config(
+        cls,
+        index: BaseIndex,
+        funnel: Funnel | str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        *,
+        reranker: Reranker | str | None = None,
+    ) -> Pipeline:
+        """The pipeline a :class:`~shortlist.Funnel` describes (a Funnel, a config file such
+        as ``shortlist eval --calibrate`` writes, a mapping, or ``None`` for the shipped
+        one). ``reranker`` replaces the config's (e.g. an already loaded model)."""
+        config = as_funnel(funnel)
+        return cls(
+            index,
+            reranker if reranker is not None else config.reranker,
+            fetch_k=config.fetch_k,
+            top_n=config.top_n,
+            fusion=config.fusion,
+            score_threshold=config.score_threshold,
+            mode=config.mode,
+            hybrid=config.hybrid,
+            rerank_budget_ms=config.rerank_budget_ms,
+        )
+
+    @property
+    def alpha(self) -> float | None:
+        """The hybrid dense weight (LlamaIndex's ``alpha``); ``None`` when hybrid is RRF."""
+        return self.hybrid.weight if self.hybrid.method == "weighted" else None
+
+    @property
+    def funnel(self) -> Funnel:
+        """This pipeline as a :class:`~shortlist.Funnel` (fusion resolved, reranker by spec;
+        a custom backend's spec is kept as it is, though no registry can load it)."""
+        funnel = Funnel(
+            mode=self.mode,
+            hybrid=str(self.hybrid),
+            fetch_k=self.fetch_k,
+            reranker=None,
+            fusion="none" if self.fusion is None else str(self.fusion),
+            top_n=self.top_n,
+            score_threshold=self.score_threshold,
+            rerank_budget_ms=self.rerank_budget_ms,
+        )
+        if self.reranker is not None:
+            object.__setattr__(funnel, "reranker", self.reranker.spec)
+        return funnel
 
     def run(
         self,
@@ -104,6 +164,7 @@ class Pipeline:
         filter: Filter | None = None,
         mode: str | None = None,
         alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> PipelineResult:
         """Both stages, with the candidates and timings (for evaluation and debugging).
 
@@ -111,7 +172,9 @@ class Pipeline:
         """
         n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
-        candidates = self.index.search(query, n_fetch, filter=filter, **self._stage1(mode, alpha))
+        candidates = self.index.search(
+            query, n_fetch, filter=filter, **self._stage1(mode, alpha, hybrid)
+        )
         t1 = time.perf_counter()
         if self.reranker is None:
             hits = candidates[:n]
@@ -136,12 +199,13 @@ class Pipeline:
         filter: Filter | None = None,
         mode: str | None = None,
         alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> PipelineResult:
         """Async :meth:`run`: stage 1 in the worker pool, stage 2 via the reranker's async path."""
         n_fetch, n = self._sizes(fetch_k, top_n)
         t0 = time.perf_counter()
         candidates = await self.index.asearch(
-            query, n_fetch, filter=filter, **self._stage1(mode, alpha)
+            query, n_fetch, filter=filter, **self._stage1(mode, alpha, hybrid)
         )
         t1 = time.perf_counter()
         if self.reranker is None:
@@ -167,10 +231,17 @@ class Pipeline:
         filter: Filter | None = None,
         mode: str | None = None,
         alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[Hit]:
         """The final hits for ``query`` (arguments as in :meth:`run`)."""
         return self.run(
-            query, fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha
+            query,
+            fetch_k=fetch_k,
+            top_n=top_n,
+            filter=filter,
+            mode=mode,
+            alpha=alpha,
+            hybrid=hybrid,
         ).hits
 
     async def asearch(
@@ -182,18 +253,27 @@ class Pipeline:
         filter: Filter | None = None,
         mode: str | None = None,
         alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[Hit]:
         """Async :meth:`search`."""
         result = await self.arun(
-            query, fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha
+            query,
+            fetch_k=fetch_k,
+            top_n=top_n,
+            filter=filter,
+            mode=mode,
+            alpha=alpha,
+            hybrid=hybrid,
         )
         return result.hits
 
-    def _stage1(self, mode: str | None, alpha: float | None) -> dict[str, Any]:
+    def _stage1(
+        self, mode: str | None, alpha: float | None, hybrid: Fusion | str | None
+    ) -> dict[str, Any]:
         """Index.search options for this call: per-call values win over the pipeline's."""
         return {
             "mode": mode if mode is not None else self.mode,
-            "alpha": alpha if alpha is not None else self.alpha,
+            "hybrid": hybrid_fusion(hybrid, alpha, None, default=self.hybrid),
         }
 
     def _sizes(self, fetch_k: int | None, top_n: int | None) -> tuple[int, int]:
@@ -208,13 +288,8 @@ class Pipeline:
         return (
             f"Pipeline({self.index!r}, reranker={reranker!r}, fetch_k={self.fetch_k}, "
             f"top_n={self.top_n}, fusion={None if self.fusion is None else str(self.fusion)!r}, "
-            f"mode={self.mode!r})"
+            f"mode={self.mode!r}, hybrid={str(self.hybrid)!r})"
         )
-
-
-def default_mode(index: BaseIndex) -> str:
-    """The funnel's stage-1 mode for ``index``: hybrid where it has BM25, else dense."""
-    return defaults.STAGE1_MODE if index.bm25 is not None else "dense"
 
 
 def _chain(

@@ -42,7 +42,7 @@ def test_scores_are_cosine_and_stay_out_of_metadata(lc_index: Index) -> None:  #
     store = ShortlistVectorStore(index=lc_index)
     assert store.index is lc_index and store.embeddings is None
     pairs = store.similarity_search_with_score(QUERY, k=5)
-    hits = lc_index.search(QUERY, 5)
+    hits = lc_index.search(QUERY, 5, mode="dense")  # a VectorStore is vector similarity
     assert [d.id for d, _ in pairs] == [h.id for h in hits]
     assert [s for _, s in pairs] == pytest.approx([h.score for h in hits])
     assert all(-1.0 <= s <= 1.0 for _, s in pairs)

@@ -169,8 +169,9 @@ def test_the_default_funnel_fuses_alike_everywhere(
     index: Index,
     reranker: Reranker,
 ) -> None:
-    """With no fusion argument, Pipeline and both compressors apply the funnel's default
-    (shortlist.defaults.FUSION) to the same candidates and agree on order and scores."""
+    """With no fusion argument, Pipeline and both compressors apply the funnel's rule
+    ("auto": shortlist.defaults.FUSION for a local cross-encoder over candidates carrying
+    shortlist's stage-1 scores) to the same candidates and agree on order and scores."""
     query = QUERIES[0]
     pipe = Pipeline(index, reranker, fetch_k=12, top_n=5)
     core = pipe.run(query)
@@ -181,7 +182,8 @@ def test_the_default_funnel_fuses_alike_everywhere(
         query,
     )  # fmt: skip
     li = LIRerank(reranker=reranker, top_n=5).postprocess_nodes(
-        [NodeWithScore(node=TextNode(id_=h.id, text=h.text), score=h.score)
+        [NodeWithScore(node=TextNode(id_=h.id, text=h.text,
+                                     metadata={"retrieval_score": h.score}), score=h.score)
          for h in core.candidates],
         QueryBundle(query),
     )  # fmt: skip

@@ -39,13 +39,23 @@ def test_eval_with_a_real_onnx_reranker(
     assert (report["k"], report["m"], report["n_values"]) == (10, 5, [5, 10])
     label = "onnx:ms-marco-MiniLM-L-12-v2-onnx-int8"
     systems = [(r["n"], r["system"]) for r in report["rows"]]
+    # the shipped funnel with this reranker, against BM25, dense and hybrid stage 1 and the
+    # reranker's own order
+    baselines = ("stage 1 (bm25)", "stage 1 (dense)", "stage 1 (hybrid)")
+    funnel = f"{label} + weighted:w=0.2 (hybrid)"
     assert systems == [
-        (n, s) for n in (5, 10) for s in ("stage 1", label, f"{label} + rrf:k=60")
+        (n, s) for n in (5, 10) for s in (*baselines, f"{label} (hybrid)", funnel)
     ]  # fmt: skip
+    verdict_on_funnel = report["funnel"]
+    assert verdict_on_funnel["funnel"] == funnel
+    assert verdict_on_funnel["outcome"] in ("pays", "hurts", "cannot tell")
+    assert verdict_on_funnel["baseline"] in baselines
+    assert set(verdict_on_funnel["versus"]) == set(baselines)
+    assert len(report["rows"][0]["per_query_ndcg"]) == 3
     for row in report["rows"]:
         assert 0 <= row["ndcg"] <= 1 and 0 <= row["mrr"] <= 1 and 0 <= row["recall_m"] <= 1
         assert row["stage1"]["p50_ms"] > 0 and row["qps"] > 0
-        if row["system"] == "stage 1":
+        if row["system"].startswith("stage 1"):
             assert row["stage2"] is None and 0 < row["recall_n"] <= 1
         else:
             assert row["stage2"]["p95_ms"] >= row["stage2"]["p50_ms"] > 0
@@ -120,6 +130,5 @@ def test_command_line_spells_out_the_defaults() -> None:
     args = parser.parse_args(["eval", "data dir", "--reranker", "onnx", "cross-encoder:x"])
     assert args.reranker == ["onnx", "cross-encoder:x"]
     assert command_line(args) == (
-        "shortlist eval 'data dir' --reranker onnx --reranker cross-encoder:x "
-        "-n 10,20,50,100 -m 10 --fusion rrf"
-    )
+        "shortlist eval 'data dir' --reranker onnx --reranker cross-encoder:x -n 100 -m 10"
+    )  # the funnel's fetch_k spelled out: the command reruns the same evaluation

@@ -40,12 +40,13 @@ class Oracle(Reranker):
 
 
 class Keep(Reranker):
-    """Keeps the retrieval order (strictly decreasing scores)."""
+    """Scores every candidate alike, so the stable sort keeps the retrieval order (scores
+    that depend on a pair alone, as every real reranker's do)."""
 
     backend = "keep"
 
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        return -np.arange(len(texts), dtype=float)
+        return np.zeros(len(texts), dtype=float)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,13 @@ def data(cranfield_path: Path) -> Dataset:
 def report(memo_index, data):  # type: ignore[no-untyped-def]
     rerankers = [("oracle", Oracle(data)), ("anti", Oracle(data, -1.0)), Keep()]
     return evaluate(
-        memo_index, data, n_values=(20, 10, 50), m=5, rerankers=rerankers, show_progress=False
+        memo_index,
+        data,
+        n_values=(20, 10, 50),
+        m=5,
+        rerankers=rerankers,
+        fusion="rrf",
+        show_progress=False,
     )
 
 
@@ -100,16 +107,28 @@ def test_oracle_pays_anti_oracle_hurts(report) -> None:  # type: ignore[no-untyp
 def test_pipeline_contributes_its_reranker_and_fusion(memo_index, data) -> None:  # type: ignore[no-untyped-def]
     pipe = Pipeline(memo_index, Keep(), fusion="weighted:w=0.5")
     rep = evaluate(pipe, data.head(3), n_values=(10,), fusion=None, show_progress=False)
-    assert rep.systems == [STAGE1, "keep", "keep + weighted:w=0.5"]
+    # a pipeline is a funnel: judged against BM25, dense and its own (hybrid) stage 1
+    assert rep.systems == [
+        "stage 1 (bm25)", "stage 1 (dense)", "stage 1 (hybrid)", "keep (hybrid)",
+        "keep + weighted:w=0.5 (hybrid)",
+    ]  # fmt: skip
+    assert rep.funnel is not None and rep.funnel.funnel == "keep + weighted:w=0.5 (hybrid)"
+    best = max((r for r in rep.rows if r.reranker is None), key=lambda r: r.ndcg)
+    assert rep.funnel.baseline == best.system
+    assert rep.funnel.difference.low <= rep.funnel.difference.mean <= rep.funnel.difference.high
 
 
 def test_fused_rows_with_different_k_are_two_rows(memo_index, data) -> None:  # type: ignore[no-untyped-def]
     """Named by the fusion's full spec: a second rrf row must not overwrite the first."""
     pipe = Pipeline(memo_index, Oracle(data, -1.0), fusion="rrf:k=60")
     rep = evaluate(pipe, data.head(3), n_values=(10,), fusion="rrf:k=1", show_progress=False)
-    assert rep.systems == [STAGE1, "oracle", "oracle + rrf:k=1", "oracle + rrf:k=60"]
-    assert len(rep.rows) == 4
-    k1, k60 = (rep.row(10, name) for name in ("oracle + rrf:k=1", "oracle + rrf:k=60"))
+    assert rep.systems[3:] == [
+        "oracle (hybrid)", "oracle + rrf:k=1 (hybrid)", "oracle + rrf:k=60 (hybrid)"
+    ]  # fmt: skip
+    assert len(rep.rows) == 6
+    k1, k60 = (
+        rep.row(10, name) for name in ("oracle + rrf:k=1 (hybrid)", "oracle + rrf:k=60 (hybrid)")
+    )
     assert (k1.fusion, k60.fusion) == ("rrf:k=1", "rrf:k=60")
 
 
@@ -168,7 +187,7 @@ def test_bad_arguments(memo_index, data) -> None:  # type: ignore[no-untyped-def
         evaluate(memo_index, data, n_values=(5, 10), m=10, show_progress=False)
     with pytest.raises(InvalidInputError, match="n_values must be a positive integer"):
         evaluate(memo_index, data, n_values=(0,), show_progress=False)
-    with pytest.raises(InvalidInputError, match="needs a Pipeline or an Index"):
+    with pytest.raises(InvalidInputError, match="need a Pipeline or an Index"):
         evaluate(lambda q: [], data, rerankers=[Keep()], show_progress=False)
     with pytest.raises(InvalidInputError, match="Cannot evaluate"):
         evaluate(42, data, show_progress=False)
@@ -200,7 +219,8 @@ def test_rendering(report, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     assert (tmp_path / "out" / "ndcg_vs_latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     payload = json.loads((tmp_path / "out" / "report.json").read_text())
     assert payload["command"] == "shortlist eval x" and len(payload["rows"]) == len(report.rows)
-    assert "per_query_ndcg" not in payload["rows"][0]
+    assert len(payload["rows"][0]["per_query_ndcg"]) == 12  # for paired comparisons later
+    assert "per_query_ndcg" not in report.to_dict()["rows"][0]
 
 
 def test_framework_adapters_evaluate_like_the_index(memo_index, data, report) -> None:  # type: ignore[no-untyped-def]
@@ -208,11 +228,10 @@ def test_framework_adapters_evaluate_like_the_index(memo_index, data, report) ->
     from shortlist.langchain import ShortlistRetriever as LCRetriever
     from shortlist.llama_index import ShortlistRetriever as LIRetriever
 
-    lc = evaluate(LCRetriever(index=memo_index, k=10, mode="dense"), data, m=5, show_progress=False)
+    # every entry point defaults to the same stage 1 as the index the report evaluated
+    lc = evaluate(LCRetriever(index=memo_index, k=10), data, m=5, show_progress=False)
     li = evaluate(
-        LIRetriever(
-            index=memo_index, similarity_top_k=10, vector_store_query_mode="default"
-        ).retrieve,
+        LIRetriever(index=memo_index, similarity_top_k=10).retrieve,
         data,
         m=5,
         show_progress=False,

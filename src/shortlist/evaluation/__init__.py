@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shortlist.evaluation.beir import Dataset, load_beir
+    from shortlist.evaluation.calibrate import Calibration, calibrate
     from shortlist.evaluation.metrics import (
         mean_scores,
         ndcg,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from shortlist.evaluation.render import format_table, plot, to_markdown, write_report
     from shortlist.evaluation.report import evaluate, index_dataset
     from shortlist.evaluation.results import Latency, Report, Row
-    from shortlist.evaluation.verdict import Verdict
+    from shortlist.evaluation.verdict import FunnelVerdict, Verdict
 
 _LAZY = {
     "Dataset": "beir",
@@ -52,14 +53,20 @@ _LAZY = {
     "Report": "results",
     "Row": "results",
     "Verdict": "verdict",
+    "FunnelVerdict": "verdict",
+    "Calibration": "calibrate",
+    "calibrate": "calibrate",
 }
 
 __all__ = [
+    "Calibration",
     "Dataset",
+    "FunnelVerdict",
     "Latency",
     "Report",
     "Row",
     "Verdict",
+    "calibrate",
     "evaluate",
     "format_table",
     "index_dataset",

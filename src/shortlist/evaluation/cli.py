@@ -71,9 +71,9 @@ def add_eval_parser(subparsers: Any) -> None:
     p.add_argument(
         "-n",
         type=_n_list,
-        default=(10, 20, 50, 100),
+        default=None,
         metavar="N,N,...",
-        help="candidate counts to rerank (default 10,20,50,100)",
+        help="candidate counts to rerank (default: the funnel's fetch_k, 100)",
     )
     p.add_argument(
         "-m", type=_positive, default=10, help="shortlist size for Recall@M (default 10)"
@@ -84,15 +84,31 @@ def add_eval_parser(subparsers: Any) -> None:
         nargs="+",
         default=None,
         metavar="SPEC",
-        help="fused variant(s) to report too: rrf[:k=60] | weighted[:w=0.5] | none "
-        "(repeatable; default rrf)",
+        help="more fused variant(s) to report: rrf[:k=60] | weighted[:w=0.5] "
+        "(repeatable; the funnel's own fusion is always reported)",
     )
     p.add_argument(
         "--mode",
         default=None,
         metavar="MODE,MODE,...",
-        help="stage-1 modes to compare: dense, bm25, hybrid, hybrid:alpha=0.5 "
-        "(default: hybrid; the report names the best funnel)",
+        help="a grid of stage-1 modes, each reranked: dense, bm25, hybrid, hybrid:alpha=0.5, "
+        "hybrid:rrf (default: BM25, dense and the funnel's hybrid as baselines, the funnel "
+        "reranked; the report names the best setting of a grid)",
+    )
+    p.add_argument(
+        "--funnel",
+        default=None,
+        metavar="FILE",
+        help="the funnel to measure (a config from --calibrate, .json/.toml; default: the "
+        "shipped one, with the first --reranker as its reranker if given)",
+    )
+    p.add_argument(
+        "--calibrate",
+        default=None,
+        metavar="FILE",
+        help="choose the funnel's settings on these judged queries (few candidates, k-fold "
+        "cross-validated, kept at the default unless the gain is significant out of fold) "
+        "and write the chosen funnel config to FILE",
     )
     p.add_argument(
         "--queries",
@@ -126,16 +142,35 @@ def command_line(args: argparse.Namespace) -> str:
             parts += [flag, value]
     for spec in args.reranker:
         parts += ["--reranker", spec]
-    parts += ["-n", ",".join(map(str, args.n)), "-m", str(args.m), "--fusion", *_fusions(args)]
-    if args.mode:
-        parts += ["--mode", args.mode]
+    n_values = args.n or (funnel_of(args).fetch_k,)
+    parts += ["-n", ",".join(map(str, n_values)), "-m", str(args.m)]
+    if args.fusion:
+        parts += ["--fusion", *args.fusion]
+    for flag, value in (
+        ("--mode", args.mode),
+        ("--funnel", args.funnel),
+        ("--calibrate", args.calibrate),
+    ):
+        if value:
+            parts += [flag, value]
     if args.queries:
         parts += ["--queries", str(args.queries)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _fusions(args: argparse.Namespace) -> list[str]:
-    return list(args.fusion) if args.fusion else ["rrf"]
+def funnel_of(args: argparse.Namespace) -> Any:
+    """The funnel ``eval`` measures: ``--funnel FILE`` or the shipped one, with the first
+    ``--reranker`` as its reranker and the largest ``-n`` as its ``fetch_k`` when given."""
+    from shortlist.funnel import DEFAULT, Funnel
+
+    funnel = Funnel.load(args.funnel) if args.funnel else DEFAULT
+    changes: dict[str, Any] = {}
+    if args.reranker:
+        changes["reranker"] = args.reranker[0]
+    if args.n:
+        changes["fetch_k"] = max(args.n)
+        changes["top_n"] = min(funnel.top_n, max(args.n))
+    return funnel.replace(**changes)
 
 
 def _say(message: str) -> None:
@@ -153,15 +188,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from shortlist.rerank.fusion import Fusion
 
     # everything that can be wrong with the arguments fails here, before minutes of embedding
-    if args.m > min(args.n):
-        raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(args.n)}).")
-    fusion = [f for f in map(Fusion.parse, _fusions(args)) if f is not None]
+    funnel = funnel_of(args)
+    n_values = tuple(args.n) if args.n else (funnel.fetch_k,)
+    if args.m > min(n_values):
+        raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(n_values)}).")
+    fusion = [f for f in map(Fusion.parse, args.fusion or []) if f is not None]
     modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
-    if args.reranker:
-        from shortlist.rerank import check_reranker
+    from shortlist.rerank import check_reranker
 
-        for spec in args.reranker:  # milliseconds each, before the dataset or a model loads
-            check_reranker(spec)
+    for spec in [*args.reranker, *([funnel.reranker] if funnel.reranker else [])]:
+        check_reranker(spec)  # milliseconds each, before the dataset or a model loads
     show = not args.quiet
     dataset = load_beir(args.dataset, split=args.split)
     if dataset.excluded:
@@ -170,7 +206,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         _say(f"Excluded {len(dataset.excluded)} queries that cannot be evaluated: {listed}{more}")
     dataset = dataset.head(args.queries)
     with quiet_loading(args.quiet):
-        rerankers = _load_rerankers(args.reranker)
+        rerankers = _load_rerankers(args.reranker[1:])
     settings: dict[str, Any] = {}
     t0 = time.perf_counter()
     if args.index:
@@ -192,15 +228,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         settings["index_build_s"] = round(seconds, 2)
         settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None
     settings["embedder"] = index.encoder.name
+    if args.calibrate:
+        return _calibrate(args, index, dataset, funnel, settings)
     report = evaluate(
         index,
         dataset,
-        n_values=args.n,
+        n_values=n_values,
         m=args.m,
         rerankers=rerankers,
         fusion=fusion,
         show_progress=show,
         modes=modes,
+        funnel=funnel,
     )
     report = replace(report, settings={**settings, **report.settings})
     command = command_line(args)
@@ -209,11 +248,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
             _say(f"Wrote {path}")
     if args.json:
         json.dump(
-            {**report.to_dict(), "command": command}, sys.stdout, indent=2, ensure_ascii=False
+            {**report.to_dict(per_query=True), "command": command},
+            sys.stdout,
+            indent=2,
+            ensure_ascii=False,
         )
         sys.stdout.write("\n")
     else:
         print(format_table(report))
+    return 0
+
+
+def _calibrate(
+    args: argparse.Namespace, index: Any, dataset: Any, funnel: Any, settings: dict[str, Any]
+) -> int:
+    """``--calibrate FILE``: choose the funnel on these queries, print why, write it."""
+    from shortlist.evaluation.calibrate import calibrate
+    from shortlist.evaluation.render import format_table, write_report
+
+    result, report = calibrate(index, dataset, funnel, show_progress=not args.quiet)
+    report = replace(report, settings={**settings, **report.settings})
+    if args.out:
+        for path in write_report(report, args.out, command=command_line(args)):
+            _say(f"Wrote {path}")
+    path = result.save(args.calibrate)
+    lines = [f"{name:<20} nDCG@{report.k} {value:.4f}" for name, value in result.means.items()]
+    if args.json:
+        record = {"calibration": result.record(), "funnel": result.chosen.to_dict()}
+        json.dump({**record, "means": result.means}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_table(report))
+        print("\nCandidates (all queries, in sample):\n  " + "\n  ".join(lines))
+        print(f"\n{result.text}")
+        print(f"Wrote {path}: {result.chosen.describe()}")
     return 0
 
 

@@ -89,6 +89,8 @@ def format_table(report: Report) -> str:
         lines += ["", "Verdicts:"] + [f"  {v.text}" for v in report.verdicts]
     if report.best:
         lines += ["", report.best]
+    if report.funnel is not None:
+        lines += ["", "Verdict on the funnel:", f"  {report.funnel.text}"]
     return "\n".join(lines)
 
 
@@ -104,6 +106,8 @@ def to_markdown(report: Report, *, command: str | None = None, chart: str | None
         out += ["", "## Verdicts", ""] + [f"- {v.text}" for v in report.verdicts]
     if report.best:
         out += ["", f"**{report.best}**"]
+    if report.funnel is not None:
+        out += ["", "## Verdict on the funnel", "", report.funnel.text]
     if chart:
         out += ["", f"![nDCG@{report.k} vs rerank latency]({chart})"]
     out += ["", "## How to read this", ""] + [f"- {n}" for n in report.notes]
@@ -200,6 +204,6 @@ def write_report(
     md = folder / REPORT_FILE
     md.write_text(to_markdown(report, command=command, chart=chart), encoding="utf-8")
     data = folder / JSON_FILE
-    payload = {**report.to_dict(), "command": command}
+    payload = {**report.to_dict(per_query=True), "command": command}
     data.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return [md, data, *written]

@@ -3,9 +3,11 @@
 How an :func:`evaluate` run works, so that its numbers can be trusted:
 
 * The index is built once (:func:`index_dataset`) and reused for every N and reranker.
-* Stage 1 runs **once per query at the largest N**; the candidates for a smaller N are
-  the prefix of that list (exact for a flat index; for HNSW a search at a smaller k could
-  differ slightly). Stage-1 latency is therefore the one measured at the largest N.
+* Stage 1 runs **once per query at the largest N**; for dense and BM25 the candidates for
+  a smaller N are the prefix of that list (exact for a flat index; for HNSW a search at a
+  smaller k could differ slightly). Hybrid fusion depends on how deep each side goes, so
+  hybrid stage 1 runs once per N, exactly as a funnel with that ``fetch_k`` runs it.
+  Stage-1 latency is the one measured at the largest N.
 * Stage 2 runs per N through :func:`shortlist.rerank.ranking.rank_hits`, the ranking
   :class:`~shortlist.pipeline.Pipeline` and the framework adapters use. Each reranker
   scores each candidate set once; the fused variants (e.g. ``rrf:k=60``) re-rank those same
@@ -33,9 +35,10 @@ from shortlist.errors import InvalidInputError
 from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.measure import RankFn, as_callable, evaluate_callable, progress, row
 from shortlist.evaluation.results import STAGE1, Report, Row
-from shortlist.evaluation.verdict import verdicts
+from shortlist.evaluation.verdict import funnel_verdict, verdicts
+from shortlist.funnel import DEFAULT, Funnel, as_funnel, resolve_fusion
 from shortlist.index import BaseIndex, Index
-from shortlist.index.hybrid import check_alpha, check_mode
+from shortlist.index.hybrid import check_mode, hybrid_fusion
 from shortlist.pipeline import Pipeline
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
@@ -52,26 +55,31 @@ def evaluate(
     system: Pipeline | BaseIndex | RankFn | Any,
     dataset: Dataset,
     *,
-    n_values: Sequence[int] = DEFAULT_N,
+    n_values: Sequence[int] | None = None,
     m: int = 10,
     rerankers: Sequence[RerankerArg] = (),
-    fusion: Fusion | str | Sequence[Fusion | str] | None = "rrf",
+    fusion: Fusion | str | Sequence[Fusion | str] | None = None,
     k: int = 10,
     show_progress: bool = True,
     modes: Sequence[str] | None = None,
+    funnel: Funnel | str | os.PathLike[str] | None = None,
 ) -> Report:
     """Evaluate a pipeline, an index, or any ``query -> ranked results`` callable.
 
-    * :class:`Pipeline` or :class:`Index` built over ``dataset.corpus``: a per-N report
-      for stage 1 and stage 1 + each reranker (the pipeline's own and ``rerankers``:
-      Reranker objects, spec strings, or ``(label, reranker)`` pairs), plain and fused
-      with ``fusion`` (one or a list; None: plain only; a pipeline's own fusion is
-      reported as well).
-      The pipeline's ``fetch_k``/``top_n`` are replaced by ``n_values`` and ``m``.
-      ``modes`` compares stage-1 modes (``"dense"``, ``"bm25"``, ``"hybrid"``,
-      ``"hybrid:alpha=0.5"``): every row is run once per mode, and the report names the
-      best funnel (mode, N, fusion) with its latency. Default: the pipeline's (or
-      index's) mode only.
+    * A :class:`Pipeline`, or an :class:`Index` with a ``funnel`` (a
+      :class:`~shortlist.Funnel`, a config file, or ``"default"`` for the shipped one):
+      the funnel as it runs, against the baselines a user would otherwise ship -- BM25,
+      dense and the funnel's hybrid stage 1, and the reranker's own order -- each with
+      nDCG@k, MRR@k, Recall@M/@N and latency, at the funnel's ``fetch_k`` (or
+      ``n_values``). :attr:`Report.funnel` judges the funnel against the best stage-1 row
+      with a paired bootstrap interval: "pays", "hurts" or "cannot tell".
+    * ``rerankers`` (Reranker objects, spec strings or ``(label, reranker)`` pairs) and
+      ``fusion`` (one or a list) add rows: each reranker plain and fused.
+    * ``modes`` (``"dense"``, ``"bm25"``, ``"hybrid"``, ``"hybrid:alpha=0.5"``,
+      ``"hybrid:rrf"``) makes a grid instead: every reranker row runs on every mode, and
+      the report names the best setting (mode, N, fusion).
+    * An :class:`Index` without a funnel: its own stage 1, plus ``rerankers`` if given
+      (no baselines, no funnel verdict).
     * Anything else is a black box: a callable (or an object with LangChain's ``invoke``
       or LlamaIndex's ``retrieve``) returning, best first, doc ids, shortlist Hits or
       Documents, LangChain Documents (``.id``) or LlamaIndex nodes (``.node_id``). One
@@ -80,28 +88,97 @@ def evaluate(
     if not dataset.queries:
         raise InvalidInputError("The dataset has no evaluable queries.")
     if not isinstance(system, Pipeline | BaseIndex):
-        if rerankers:
+        if rerankers or funnel is not None:
             raise InvalidInputError(
-                "rerankers= needs a Pipeline or an Index to draw candidates from; a "
-                "black-box callable is evaluated as it is."
+                "rerankers= and funnel= need a Pipeline or an Index to draw candidates "
+                "from; a black-box callable is evaluated as it is."
             )
         return evaluate_callable(as_callable(system), dataset, m, k, show_progress)
-    models: list[RerankerArg | None] = list(rerankers)
-    listed = [fusion] if fusion is None or isinstance(fusion, str | Fusion) else list(fusion)
-    fusions = [Fusion.parse(f) for f in listed]
-    if isinstance(system, Pipeline):
-        models.insert(0, system.reranker)
-        fusions.append(system.fusion)
     index = system.index if isinstance(system, Pipeline) else system
+    plan = _FunnelPlan.of(system, funnel)
+    models: list[RerankerArg | None] = [plan.reranker, *rerankers]
+    listed = [] if fusion is None else [fusion] if isinstance(fusion, str | Fusion) else fusion
+    fusions = [*map(Fusion.parse, listed), plan.fusion]
+    if n_values is None:
+        n_values = (plan.funnel.fetch_k,) if plan.funnel is not None else DEFAULT_N
+    funnel_mode = plan.mode(index)
     if modes is None:
-        own = system.mode if isinstance(system, Pipeline) else index.mode
-        chosen = [_Mode.parse(own)]
+        measured = plan.funnel is not None  # a funnel is judged against the baselines
+        chosen = _baseline_modes(index, funnel_mode) if measured else [funnel_mode]
+        reranked = [funnel_mode]
     else:
-        chosen = [_Mode.parse(m) for m in dict.fromkeys(modes)]
+        chosen = [_Mode.parse(spec) for spec in dict.fromkeys(modes)]
         if not chosen:
             raise InvalidInputError("modes must name at least one stage-1 mode.")
-    run = _IndexRun(index, _named(models), _unique(fusions), dataset, n_values, m, k, chosen)
-    return run.execute(show_progress)
+        reranked = list(chosen)
+    run = _IndexRun(
+        index, _named(models), _unique(fusions), dataset, n_values, m, k, chosen, reranked
+    )
+    report = run.execute(show_progress, grid=modes is not None)
+    return _judge_funnel(report, plan, funnel_mode, run)
+
+
+@dataclass(frozen=True)
+class _FunnelPlan:
+    """The funnel an evaluation measures: its settings, reranker and resolved fusion."""
+
+    funnel: Funnel | None
+    reranker: RerankerArg | None
+    fusion: Fusion | None
+
+    @classmethod
+    def of(
+        cls, system: Pipeline | BaseIndex, funnel: Funnel | str | os.PathLike[str] | None
+    ) -> _FunnelPlan:
+        if isinstance(system, Pipeline):
+            if funnel is not None:
+                raise InvalidInputError(
+                    "A Pipeline already is a funnel: pass funnel= with an Index."
+                )
+            return cls(system.funnel, system.reranker, system.fusion)
+        if funnel is None:
+            return cls(None, None, None)
+        config = DEFAULT if funnel == "default" else as_funnel(funnel)
+        if config.reranker is None:
+            return cls(config, None, None)
+        reranker = as_reranker(config.reranker)
+        return cls(config, reranker, resolve_fusion(config.fusion, reranker))
+
+    def mode(self, index: BaseIndex) -> _Mode:
+        """The funnel's stage 1 as an evaluation mode (the index's own when no funnel)."""
+        if self.funnel is None:
+            return _Mode(index.mode, index.mode, None)
+        if self.funnel.mode != "hybrid":
+            return _Mode(self.funnel.mode, self.funnel.mode, None)
+        fusion = self.funnel.hybrid_fusion
+        name = "hybrid" if fusion == index.hybrid else f"hybrid:{fusion}"
+        return _Mode(name, "hybrid", fusion)
+
+
+def _baseline_modes(index: BaseIndex, funnel_mode: _Mode) -> list[_Mode]:
+    """BM25, dense and the funnel's stage 1 (those the index can run), funnel's last."""
+    names = ["bm25", "dense"] if index.bm25 is not None else ["dense"]
+    out = [_Mode(n, n, None) for n in names if n != funnel_mode.name]
+    return [*out, funnel_mode]
+
+
+def _judge_funnel(report: Report, plan: _FunnelPlan, mode: _Mode, run: _IndexRun) -> Report:
+    """Add the funnel's verdict: its row against the best stage-1 row at its N."""
+    if plan.funnel is None:
+        return report
+    n = plan.funnel.fetch_k if plan.funnel.fetch_k in run.n_values else run.n_values[-1]
+    stage1_rows = [r for r in report.rows if r.reranker is None and r.n == n]
+    if plan.reranker is None:
+        target = _namedrow(STAGE1, mode, run.modes)
+    else:
+        label = run.models[0][0]
+        name = label if plan.fusion is None else _fused(label, plan.fusion)
+        target = _namedrow(name, mode, run.modes)
+    row = next((r for r in report.rows if r.system == target and r.n == n), None)
+    if row is None or not stage1_rows:
+        return report
+    settings = {**report.settings, "funnel": plan.funnel.to_dict()}
+    return replace(report, funnel=funnel_verdict(row, stage1_rows, report.k), settings=settings)
 
 
 def index_dataset(
@@ -124,24 +201,30 @@ class _Mode:
 
     name: str
     mode: str
-    alpha: float | None
+    hybrid: Fusion | None  # None: the index's own
 
     @classmethod
     def parse(cls, spec: str) -> _Mode:
+        """``dense``, ``bm25``, ``hybrid`` (the index's fusion), ``hybrid:alpha=0.5``, or
+        ``hybrid:`` + a fusion spec (``hybrid:rrf``, ``hybrid:weighted:w=0.3``)."""
         mode, sep, option = spec.strip().partition(":")
-        alpha: float | None = None
+        hybrid: Fusion | None = None
         if sep:
             key, eq, value = option.partition("=")
             try:
-                alpha = float(value) if key.strip() == "alpha" and eq else None
-            except ValueError:
-                alpha = None
-            if alpha is None:
+                if key.strip() == "alpha" and eq:
+                    hybrid = hybrid_fusion(alpha=float(value))
+                else:
+                    hybrid = Fusion.parse(option)
+            except (ValueError, InvalidInputError):
+                hybrid = None
+            if hybrid is None or mode != "hybrid":
                 raise InvalidInputError(
-                    f"Bad stage-1 mode {spec!r}; write dense, bm25, hybrid or hybrid:alpha=0.5."
+                    f"Bad stage-1 mode {spec!r}; write dense, bm25, hybrid, hybrid:alpha=0.5 "
+                    "or hybrid:rrf."
                 )
         check_mode(mode)
-        return cls(spec.strip(), mode, check_alpha(alpha))
+        return cls(spec.strip(), mode, hybrid)
 
 
 class _IndexRun:
@@ -157,6 +240,7 @@ class _IndexRun:
         m: int,
         k: int,
         modes: list[_Mode],
+        reranked: list[_Mode],
     ) -> None:
         self.n_values = _check_n(n_values)
         if m > min(self.n_values):
@@ -171,21 +255,24 @@ class _IndexRun:
             logger.warning("Index holds %d of %d corpus documents.", covered, len(dataset.corpus))
         self.index, self.models, self.fusions = index, models, fusions
         self.dataset, self.m, self.k, self.modes = dataset, m, k, modes
-        self.candidates: dict[str, dict[str, list[str]]] = {md.name: {} for md in modes}
+        self.reranked = [md.name for md in reranked]
+        self.candidates: dict[tuple[str, int], dict[str, list[str]]] = {}
         self.t_stage1: dict[str, list[float]] = {md.name: [] for md in modes}
         self.runs: dict[tuple[str, int], dict[str, list[str]]] = {}
         self.t_stage2: dict[tuple[str, int], list[float]] = {}
 
-    def execute(self, show_progress: bool) -> Report:
+    def execute(self, show_progress: bool, *, grid: bool = True) -> Report:
         queries = list(self.dataset.queries.items())
         self._warm_up(queries[0][1])
         for qid, query in progress(queries, show_progress):
             self._query(qid, query)
-        rows = [row for md in self.modes for n in self.n_values for row in self._rows(md, n)]
+        rows = [row for n in self.n_values for md in self.modes for row in self._rows(md, n)]
         labels = [label for label, _ in self.models]
-        many = len(self.modes) > 1
+        many = len(self.reranked) > 1
         found = []
         for md in self.modes:
+            if md.name not in self.reranked:
+                continue
             for v in verdicts([r for r in rows if r.mode == md.name], labels, self.k):
                 found.append(replace(v, text=f"[{md.name}] {v.text}") if many else v)
         return Report(
@@ -205,7 +292,8 @@ class _IndexRun:
             },
             notes=(
                 f"Stage 1 ran once per query and mode at N={self.n_values[-1]}; smaller N use "
-                "its prefix, and its latency is the one measured there.",
+                "its prefix (hybrid: its own search at that N), and its latency is the one "
+                "measured at the largest N.",
                 "Each reranker scored each (query, document) pair once; every N, mode and "
                 "fusion re-ranks those scores. Stage-2 latency is the measured time per pair "
                 "of the query's scoring call times N.",
@@ -214,34 +302,50 @@ class _IndexRun:
                 "Latency per query, single stream, after one untimed warm-up call per stage; "
                 "queries/s covers both stages back to back.",
             ),
-            best=_best_funnel(rows, self.k) if many else None,
+            best=_best_funnel(rows, self.k) if grid and len(self.modes) > 1 else None,
         )
 
-    def _search(self, md: _Mode, query: str) -> list[Hit]:
-        return self.index.search(query, self.n_values[-1], mode=md.mode, alpha=md.alpha)
+    def _search(self, md: _Mode, query: str, n: int | None = None) -> list[Hit]:
+        n = self.n_values[-1] if n is None else n
+        return self.index.search(query, n, mode=md.mode, hybrid=md.hybrid)
+
+    def _pools(self, md: _Mode, query: str, deepest: list[Hit]) -> dict[int, list[Hit]]:
+        """The candidates at each N: the deepest list's prefix, or (hybrid, whose fusion
+        depends on the depth) a search at that N."""
+        if md.mode != "hybrid":
+            return {n: deepest[:n] for n in self.n_values}
+        return {n: deepest if n == self.n_values[-1] else self._search(md, query, n)
+                for n in self.n_values}  # fmt: skip
 
     def _warm_up(self, query: str) -> None:
-        hits = [h for md in self.modes for h in self._search(md, query)]
+        hits = [h for md in self.modes if md.name in self.reranked for h in self._search(md, query)]
         for _, reranker in self.models:
             if hits:
                 reranker.score(query, [h.text for h in hits[: self.n_values[0]]])
 
     def _query(self, qid: str, query: str) -> None:
-        pools: dict[str, list[Hit]] = {}
+        pools: dict[tuple[str, int], list[Hit]] = {}
         for md in self.modes:
             t0 = time.perf_counter()
-            pools[md.name] = self._search(md, query)
+            deepest = self._search(md, query)
             self.t_stage1[md.name].append(time.perf_counter() - t0)
-            self.candidates[md.name][qid] = [h.id for h in pools[md.name]]
-        unique = list({h.id: h for hits in pools.values() for h in hits}.values())
+            for n, pool in self._pools(md, query, deepest).items():
+                pools[(md.name, n)] = pool
+                self.candidates.setdefault((md.name, n), {})[qid] = [h.id for h in pool]
+        reranked = [md for md in self.modes if md.name in self.reranked]
+        unique = list(
+            {
+                h.id: h for md in reranked for n in self.n_values for h in pools[(md.name, n)]
+            }.values()
+        )
         for label, reranker in self.models:
             t0 = time.perf_counter()
             scored = reranker.score(query, [h.text for h in unique]) if unique else np.zeros(0)
             per_pair = (time.perf_counter() - t0) / max(len(unique), 1)
             by_id = dict(zip((h.id for h in unique), np.asarray(scored).tolist(), strict=True))
-            for md in self.modes:
+            for md in reranked:
                 for n in self.n_values:
-                    pool = pools[md.name][:n]
+                    pool = pools[(md.name, n)]
                     relevance = np.array([by_id[h.id] for h in pool], dtype=np.float64)
                     spent = per_pair * len(pool)
                     name = _namedrow(label, md, self.modes)
@@ -260,10 +364,12 @@ class _IndexRun:
         self.t_stage2.setdefault(key, []).append(seconds)
 
     def _rows(self, md: _Mode, n: int) -> list[Row]:
-        base = {q: c[:n] for q, c in self.candidates[md.name].items()}
+        base = self.candidates[(md.name, n)]
         t1 = self.t_stage1[md.name]
         first = _namedrow(STAGE1, md, self.modes)
         rows = [row(self.dataset, self.k, self.m, n, first, base, t1, mode=md.name)]
+        if md.name not in self.reranked:
+            return rows
         for label, _ in self.models:
             for f in [None, *self.fusions]:
                 name = _namedrow(label if f is None else _fused(label, f), md, self.modes)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from shortlist.evaluation.verdict import Verdict
+    from shortlist.evaluation.verdict import FunnelVerdict, Verdict
 
 STAGE1 = "stage 1"
 """System name of the retrieval-only rows."""
@@ -61,10 +61,13 @@ class Row:
     per_query_ndcg: dict[str, float] = field(repr=False, compare=False)
     mode: str | None = None  # the stage-1 mode when a report compares several
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (per-query values left out)."""
+    def to_dict(self, *, per_query: bool = False) -> dict[str, Any]:
+        """JSON-ready form; ``per_query`` keeps each query's nDCG (for paired comparisons)."""
         out = asdict(self)
-        del out["per_query_ndcg"]
+        if per_query:
+            out["per_query_ndcg"] = {q: round(v, 6) for q, v in self.per_query_ndcg.items()}
+        else:
+            del out["per_query_ndcg"]
         return out
 
 
@@ -87,6 +90,7 @@ class Report:
     settings: dict[str, Any]
     notes: tuple[str, ...]
     best: str | None = None  # the best funnel found, when stage-1 modes were compared
+    funnel: FunnelVerdict | None = None  # the funnel against the best stage-1 row
 
     def row(self, n: int | None, system: str = STAGE1) -> Row:
         """The row for ``system`` at ``n`` candidates."""
@@ -100,8 +104,9 @@ class Report:
         """System names in table order (stage 1 first)."""
         return list(dict.fromkeys(r.system for r in self.rows))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, used by ``shortlist eval --json`` and report.json."""
+    def to_dict(self, *, per_query: bool = False) -> dict[str, Any]:
+        """JSON-ready form, used by ``shortlist eval --json`` and report.json (which keeps
+        each row's per-query nDCG, ``per_query=True``)."""
         return {
             "dataset": self.dataset,
             "description": self.description,
@@ -110,8 +115,9 @@ class Report:
             "m": self.m,
             "n_values": list(self.n_values),
             "settings": self.settings,
-            "rows": [r.to_dict() for r in self.rows],
+            "rows": [r.to_dict(per_query=per_query) for r in self.rows],
             "verdicts": [asdict(v) for v in self.verdicts],
             "notes": list(self.notes),
             "best": self.best,
+            "funnel": None if self.funnel is None else asdict(self.funnel),
         }

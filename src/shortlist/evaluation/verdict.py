@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shortlist.evaluation.stats import Paired, paired
+
 if TYPE_CHECKING:
     from shortlist.evaluation.results import Row
 
@@ -123,3 +125,53 @@ def _caveat(queries: int) -> str:
     if queries < FEW_QUERIES:
         return f". Only {queries} queries: a hint, not a verdict."
     return "."
+
+
+@dataclass(frozen=True)
+class FunnelVerdict:
+    """The funnel as shipped (or as configured) against the best stage-1 row.
+
+    ``outcome`` is ``"pays"`` when the paired bootstrap interval of the nDCG difference
+    lies above zero, ``"hurts"`` when below, ``"cannot tell"`` when it straddles zero;
+    ``versus`` holds the same comparison against every stage-1 row.
+    """
+
+    funnel: str
+    baseline: str
+    outcome: str
+    ndcg: float
+    baseline_ndcg: float
+    difference: Paired
+    versus: dict[str, Paired]
+    text: str
+
+
+def funnel_verdict(funnel: Row, stage1_rows: Sequence[Row], k: int) -> FunnelVerdict:
+    """Judge ``funnel`` against the best of ``stage1_rows`` (same N), with intervals."""
+    best = max(stage1_rows, key=lambda r: r.ndcg)
+    versus = {r.system: paired(funnel.per_query_ndcg, r.per_query_ndcg) for r in stage1_rows}
+    diff = versus[best.system]
+    outcome = {"better": "pays", "worse": "hurts"}.get(diff.outcome, "cannot tell")
+    p50 = funnel.stage2.p50_ms if funnel.stage2 else 0.0
+    text = (
+        f"The funnel ({funnel.system}, N={funnel.n}): {outcome} -- nDCG@{k} {funnel.ndcg:.4f} "
+        f"vs {best.ndcg:.4f} for the best stage 1 ({best.system}): {diff.interval()} "
+        f"(mean difference, 95 % paired bootstrap interval; better on {diff.better}, worse "
+        f"on {diff.worse} of {diff.queries} queries), for +{p50:.1f} ms/query in stage 2 "
+        "(p50)."
+    )
+    others = [f"{name} {d.interval()}" for name, d in versus.items() if name != best.system]
+    if others:
+        text += " Against the other stage-1 rows: " + "; ".join(others) + "."
+    if outcome == "cannot tell":
+        text += " The difference is inside the noise of these queries."
+    return FunnelVerdict(
+        funnel=funnel.system,
+        baseline=best.system,
+        outcome=outcome,
+        ndcg=funnel.ndcg,
+        baseline_ndcg=best.ndcg,
+        difference=diff,
+        versus=versus,
+        text=text,
+    )

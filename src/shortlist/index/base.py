@@ -19,8 +19,8 @@ import numpy as np
 from shortlist._executor import run_blocking
 from shortlist.documents import clean_text, make_documents
 from shortlist.errors import InvalidInputError
-from shortlist.index import hybrid
-from shortlist.index.hybrid import Mode, check_alpha, check_mode
+from shortlist.index.hybrid import Lists, Mode, assemble, check_mode, default_mode, hybrid_fusion
+from shortlist.rerank.fusion import Fusion
 
 if TYPE_CHECKING:
     from shortlist.documents import Document, Hit
@@ -38,7 +38,7 @@ class SearchPlan:
     queries: list[str]
     k: int
     mode: Mode
-    alpha: float | None
+    hybrid: Fusion
     depth: int | None
 
 
@@ -49,12 +49,45 @@ class BaseIndex(ABC):
     spec: IndexSpec
     metric: str
     batch_size: int
-    mode: Mode
-    alpha: float | None
-    rrf_k: float
+    _mode: Mode | None  # None: the funnel's (hybrid where there is BM25, else dense)
+    hybrid: Fusion
+    """How hybrid search fuses dense and BM25 unless a call says otherwise."""
     _lock: Any  # a re-entrant lock around the index's state
     bm25: Bm25 | None
     """The BM25 options (``None``: vectors only, so ``mode="bm25"``/``"hybrid"`` fail)."""
+
+    def _init_stage1(
+        self,
+        mode: str | None,
+        alpha: float | None,
+        rrf_k: float | None,
+        hybrid: Fusion | str | None,
+    ) -> None:
+        """The index's own stage-1 defaults; ``None`` everywhere means the funnel's."""
+        self._mode = None if mode is None else check_mode(mode)
+        if self._mode is not None:
+            self._check_lexical(self._mode)
+        self.hybrid = hybrid_fusion(hybrid, alpha, rrf_k)
+
+    @property
+    def mode(self) -> Mode:
+        """What :meth:`search` does unless told otherwise: the mode the index was given, else
+        the funnel's (hybrid where the index has BM25, dense where it has not)."""
+        return self._mode if self._mode is not None else default_mode(self.bm25 is not None)
+
+    @property
+    def alpha(self) -> float | None:
+        """The hybrid dense weight (LlamaIndex's ``alpha``); ``None`` when hybrid is RRF."""
+        return self.hybrid.weight if self.hybrid.method == "weighted" else None
+
+    @property
+    def rrf_k(self) -> float:
+        """RRF's k (used when :attr:`hybrid` is rank fusion)."""
+        return self.hybrid.k
+
+    def stage1_manifest(self) -> dict[str, Any]:
+        """What a saved index records of its stage-1 defaults (the mode only if given)."""
+        return {"mode": self._mode, "hybrid": str(self.hybrid)}
 
     @property
     def dim(self) -> int:
@@ -133,6 +166,7 @@ class BaseIndex(ABC):
         mode: str | None = None,
         alpha: float | None = None,
         sparse_k: int | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[list[Hit]]:
         """Search several queries at once (one batched encoder call)."""
 
@@ -155,14 +189,19 @@ class BaseIndex(ABC):
         mode: str | None = None,
         alpha: float | None = None,
         sparse_k: int | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[Hit]:
         """The ``k`` best documents for ``query``, best first.
 
-        ``mode``/``alpha`` override the index's defaults for this call; ``sparse_k`` is
-        how many BM25 results enter the hybrid fusion (default ``k``, as dense).
+        By default the funnel's stage 1 (:data:`shortlist.funnel.DEFAULT`: hybrid where the
+        index has BM25, weighted with the dense weight 0.5), or what the index was built
+        with. ``mode`` (``"dense"``, ``"bm25"``, ``"hybrid"``) and the hybrid fusion --
+        ``alpha`` (dense weight, LlamaIndex's convention) or ``hybrid`` (a spec,
+        ``"weighted:w=0.5"`` or ``"rrf:k=60"``) -- override it for this call; ``sparse_k``
+        is how many BM25 results enter the hybrid fusion (default ``k``, as dense).
         """
         return self.search_batch(
-            [query], k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
+            [query], k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k, hybrid=hybrid
         )[0]
 
     async def asearch(
@@ -174,10 +213,18 @@ class BaseIndex(ABC):
         mode: str | None = None,
         alpha: float | None = None,
         sparse_k: int | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[Hit]:
         """Async :meth:`search`; the encoding and search run off the event loop."""
         return await run_blocking(
-            self.search, query, k, filter=filter, mode=mode, alpha=alpha, sparse_k=sparse_k
+            self.search,
+            query,
+            k,
+            filter=filter,
+            mode=mode,
+            alpha=alpha,
+            sparse_k=sparse_k,
+            hybrid=hybrid,
         )
 
     # ----------------------------------------------------------------- shared checks
@@ -207,6 +254,7 @@ class BaseIndex(ABC):
         mode: str | None,
         alpha: float | None,
         sparse_k: int | None,
+        hybrid: Fusion | str | None = None,
     ) -> SearchPlan:
         """Validate a search's arguments, in one place for every kind of index."""
         if isinstance(queries, str):
@@ -217,17 +265,17 @@ class BaseIndex(ABC):
         check_k(k)
         chosen = check_mode(mode if mode is not None else self.mode)
         self._check_lexical(chosen)
-        weight = check_alpha(alpha) if alpha is not None else self.alpha
+        fusion = hybrid_fusion(hybrid, alpha, None, default=self.hybrid)
         depth = k if sparse_k is None else check_k(sparse_k, "sparse_k")
         cleaned = [clean_text(q) for q in queries]
-        return SearchPlan(cleaned, k, chosen, weight, None if chosen == "dense" else depth)
+        return SearchPlan(cleaned, k, chosen, fusion, None if chosen == "dense" else depth)
 
     def _encode(self, plan: SearchPlan) -> np.ndarray | None:
         """The query vectors a plan needs (none for BM25 alone)."""
         return None if plan.mode == "bm25" else self.encoder.encode_queries(plan.queries)
 
-    def _assemble(self, lists: hybrid.Lists, plan: SearchPlan) -> list[Hit]:
-        return hybrid.assemble(lists, plan.mode, plan.k, alpha=plan.alpha, rrf_k=self.rrf_k)
+    def _assemble(self, lists: Lists, plan: SearchPlan) -> list[Hit]:
+        return assemble(lists, plan.mode, plan.k, fusion=plan.hybrid)
 
     def _check_lexical(self, mode: str) -> None:
         if mode != "dense" and self.bm25 is None:

@@ -24,17 +24,14 @@ from shortlist.documents import Document, Hit
 from shortlist.encoders import Encoder, l2_normalize, load_encoder
 from shortlist.errors import InvalidInputError
 from shortlist.index import hybrid, persist, structure
-from shortlist.index.base import BaseIndex, check_ids, check_k, positive_number
+from shortlist.index.base import BaseIndex, check_ids, check_k
 from shortlist.index.docstore import DocStore
 from shortlist.index.filters import Filter, compile_filter
-from shortlist.index.hybrid import Mode, check_alpha, check_mode
 from shortlist.index.lexical import Bm25
 from shortlist.index.specs import IndexSpec, parse_spec
+from shortlist.rerank.fusion import Fusion
 
 _EXACT_FALLBACK = 4096  # approximate structures score filtered sets this small exactly
-DEFAULT_MODE: Mode = "dense"
-"""What ``Index.search`` does unless told otherwise: a vector index's search. The funnel
-(:class:`~shortlist.Pipeline`, the CLI, the adapters) picks its own default mode."""
 
 
 def _faiss() -> Any:
@@ -55,10 +52,14 @@ class Index(BaseIndex):
         metric: ``"cosine"`` (vectors normalised; default) or ``"ip"`` (raw inner product).
         bm25: keep a BM25 index of the same documents (default; a :class:`Bm25` sets its
             options), needed for ``mode="bm25"`` and ``"hybrid"``; ``False``: vectors only.
-        mode: what :meth:`search` does by default: ``"dense"`` (the default),
-            ``"hybrid"`` (BM25 + dense, fused) or ``"bm25"``; every search can override it.
-        alpha: hybrid fusion: ``None`` for reciprocal rank fusion (``rrf_k``), or a weight
-            (1 = dense only, 0 = BM25 only) for a mix of min-max-normalised scores.
+        mode: what :meth:`search` does by default; ``None`` (the default) is the funnel's
+            (:data:`shortlist.funnel.DEFAULT`): ``"hybrid"`` where the index has BM25,
+            ``"dense"`` where it has not; every search can override it.
+        alpha, rrf_k, hybrid: how hybrid search fuses, one of them at most: ``alpha`` a
+            dense weight (1 = dense only, 0 = BM25 only) for a mix of min-max-normalised
+            scores, ``rrf_k`` reciprocal rank fusion, ``hybrid`` either as a spec
+            (``"weighted:w=0.5"``, ``"rrf:k=60"``). None of them: the funnel's
+            (``weighted:w=0.5``).
     """
 
     def __init__(
@@ -71,15 +72,13 @@ class Index(BaseIndex):
         bm25: bool | Bm25 = True,
         mode: str | None = None,
         alpha: float | None = None,
-        rrf_k: float = 60.0,
+        rrf_k: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> None:
         if metric not in ("cosine", "ip"):
             raise InvalidInputError(f"metric must be 'cosine' or 'ip', got {metric!r}.")
         self.bm25: Bm25 | None = bm25 if isinstance(bm25, Bm25) else (Bm25() if bm25 else None)
-        self.mode: Mode = check_mode(mode or DEFAULT_MODE)
-        self._check_lexical(self.mode)
-        self.alpha = check_alpha(alpha)
-        self.rrf_k = positive_number("rrf_k", rrf_k)
+        self._init_stage1(mode, alpha, rrf_k, hybrid)
         self.encoder: Encoder = load_encoder(encoder)
         self.spec = parse_spec(spec)
         self.metric = metric
@@ -105,6 +104,7 @@ class Index(BaseIndex):
         bm25: bool | Bm25 = True,
         mode: str | None = None,
         alpha: float | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> Index:
         """Embed ``documents`` and return a ready index (progress bar on for >= 1000 docs)."""
         index = cls(
@@ -115,6 +115,7 @@ class Index(BaseIndex):
             bm25=bm25,
             mode=mode,
             alpha=alpha,
+            hybrid=hybrid,
         )
         index.add(documents, metadatas=metadatas, ids=ids, show_progress=show_progress)
         return index
@@ -220,9 +221,10 @@ class Index(BaseIndex):
         mode: str | None = None,
         alpha: float | None = None,
         sparse_k: int | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[list[Hit]]:
         """Search several queries at once (one batched encoder call)."""
-        plan = self._plan(queries, k, mode, alpha, sparse_k)
+        plan = self._plan(queries, k, mode, alpha, sparse_k, hybrid)
         if not plan.queries:
             return []
         found = self.ranked_lists(
@@ -279,7 +281,7 @@ class Index(BaseIndex):
         """Search with precomputed query vectors, shape ``(n, dim)``."""
         check_k(k)
         found = self.ranked_lists([], vectors, k, depth=None, filter=filter)
-        return [hybrid.assemble(f, "dense", k, alpha=None, rrf_k=self.rrf_k) for f in found]
+        return [hybrid.assemble(f, "dense", k) for f in found]
 
     def _checked_vectors(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))

@@ -16,10 +16,77 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from shortlist import defaults
 from shortlist.errors import InvalidInputError
+from shortlist.rerank.fusion import Fusion
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = get_args(Mode)
+
+DEFAULT_HYBRID = Fusion.parse(defaults.HYBRID) or Fusion("weighted", weight=0.5)
+"""The funnel's hybrid fusion (:data:`shortlist.defaults.HYBRID`)."""
+
+
+def default_mode(has_bm25: bool) -> Mode:
+    """The funnel's stage-1 mode: hybrid where the index has BM25, else dense."""
+    return check_mode(defaults.STAGE1_MODE) if has_bm25 else "dense"
+
+
+def hybrid_fusion(
+    hybrid: Fusion | str | None = None,
+    alpha: float | None = None,
+    rrf_k: float | None = None,
+    *,
+    default: Fusion = DEFAULT_HYBRID,
+) -> Fusion:
+    """How hybrid stage 1 fuses, from whichever one of the three spellings was given.
+
+    ``hybrid`` is a fusion spec (``"weighted:w=0.5"``, ``"rrf:k=60"``); ``alpha`` is
+    LlamaIndex's dense weight (``weighted:w=alpha``); ``rrf_k`` asks for rank fusion with
+    that k. ``None`` everywhere means ``default`` -- never "RRF" in one place and "the
+    default" in another.
+    """
+    given = [
+        n for n, v in (("hybrid", hybrid), ("alpha", alpha), ("rrf_k", rrf_k)) if v is not None
+    ]
+    if len(given) > 1:
+        raise InvalidInputError(
+            f"Pass one of hybrid=, alpha= or rrf_k=, not {' and '.join(given)}: "
+            "hybrid='weighted:w=0.5' equals alpha=0.5, hybrid='rrf:k=60' equals rrf_k=60."
+        )
+    if hybrid is not None:
+        fusion = Fusion.parse(hybrid)
+        if fusion is None:
+            raise InvalidInputError(
+                f"hybrid must be 'weighted:w=...' or 'rrf:k=...', got {hybrid!r}; for one "
+                "side alone use mode='dense' or mode='bm25'."
+            )
+        return fusion
+    if alpha is not None:
+        return Fusion("weighted", weight=check_alpha(alpha))  # type: ignore[arg-type]
+    if rrf_k is not None:
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float):
+            raise InvalidInputError(f"rrf_k must be a positive number, got {rrf_k!r}.")
+        return Fusion("rrf", k=float(rrf_k))
+    return default
+
+
+def stage1_settings(stored: dict[str, Any]) -> tuple[Mode | None, Fusion]:
+    """An index manifest's ``stage1`` entry as (explicit mode or None, hybrid fusion).
+
+    Manifests before the funnel configuration stored ``alpha`` (``None`` meaning RRF) and
+    the then-default mode ``"dense"``; those defaults read as today's funnel defaults, an
+    explicit hybrid without alpha as the RRF it was.
+    """
+    mode = stored.get("mode")
+    if "hybrid" in stored:
+        return (None if mode is None else check_mode(mode)), hybrid_fusion(stored["hybrid"])
+    alpha = stored.get("alpha")
+    if alpha is not None:
+        return (None if mode is None else check_mode(mode)), hybrid_fusion(alpha=alpha)
+    if mode in (None, "dense"):
+        return None, DEFAULT_HYBRID
+    return check_mode(mode), hybrid_fusion(rrf_k=stored.get("rrf_k", 60.0))
 
 
 def check_mode(mode: str) -> Mode:
@@ -118,8 +185,8 @@ def merge(parts: list[Ranked], k: int) -> Ranked:
     return keys[order].astype(np.int64), scores[order]
 
 
-def assemble(lists: Lists, mode: str, k: int, *, alpha: float | None, rrf_k: float) -> list[Any]:
-    """Hits for one query from its lists, as ``mode`` ranks them."""
+def assemble(lists: Lists, mode: str, k: int, *, fusion: Fusion = DEFAULT_HYBRID) -> list[Any]:
+    """Hits for one query from its lists, as ``mode`` ranks them (``fusion`` for hybrid)."""
     from shortlist.index.docstore import make_hits
 
     lookup = lists.docs.get
@@ -129,7 +196,8 @@ def assemble(lists: Lists, mode: str, k: int, *, alpha: float | None, rrf_k: flo
     if mode == "bm25" or lists.dense is None:
         keys, scores = lists.bm25
         return make_hits(lookup, scores, keys, bm25=scores)
-    fused = fuse(lists.dense, lists.bm25, k, alpha=alpha, rrf_k=rrf_k)
+    alpha = fusion.weight if fusion.method == "weighted" else None
+    fused = fuse(lists.dense, lists.bm25, k, alpha=alpha, rrf_k=fusion.k)
     return make_hits(lookup, fused.scores, fused.keys, dense=fused.dense, bm25=fused.bm25)
 
 

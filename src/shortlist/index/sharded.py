@@ -34,13 +34,12 @@ from shortlist.encoders import Encoder, load_encoder
 from shortlist.encoders.identity import describe
 from shortlist.errors import InvalidInputError
 from shortlist.index import hybrid
-from shortlist.index.base import BaseIndex, check_ids, check_k, positive_number
-from shortlist.index.faiss_index import DEFAULT_MODE
+from shortlist.index.base import BaseIndex, check_ids, check_k
 from shortlist.index.filters import Filter, compile_filter
-from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.index.lexical import Bm25, CorpusStats
 from shortlist.index.shard import ShardWorker, shard_of
 from shortlist.index.specs import IndexSpec, parse_spec
+from shortlist.rerank.fusion import Fusion
 
 if TYPE_CHECKING:
     from shortlist.scale.actors import Shards
@@ -50,7 +49,7 @@ class ShardedIndex(BaseIndex):
     """``shards`` indexes behind one :class:`~shortlist.index.Index` API.
 
     Args:
-        encoder, spec, metric, batch_size, bm25, mode, alpha, rrf_k: as for ``Index``
+        encoder, spec, metric, batch_size, bm25, mode, alpha, rrf_k, hybrid: as for ``Index``
             (each shard gets the same structure and BM25 options).
         shards: how many shards (fixed for the index's life: ids are routed by hash).
         ray: ``False`` (default) keeps the shards in this process; ``True`` puts each on a
@@ -71,7 +70,8 @@ class ShardedIndex(BaseIndex):
         bm25: bool | Bm25 = True,
         mode: str | None = None,
         alpha: float | None = None,
-        rrf_k: float = 60.0,
+        rrf_k: float | None = None,
+        hybrid: Fusion | str | None = None,
         ray: bool | Mapping[str, Any] = False,
         shard_cpus: float = 0.25,
     ) -> None:
@@ -85,6 +85,7 @@ class ShardedIndex(BaseIndex):
             mode=mode,
             alpha=alpha,
             rrf_k=rrf_k,
+            hybrid=hybrid,
             batch_size=batch_size,
         )
         self._shards = _start(self._worker_options(), [None] * shards, ray, shard_cpus)
@@ -98,17 +99,15 @@ class ShardedIndex(BaseIndex):
         bm25: Bm25 | None,
         mode: str | None,
         alpha: float | None,
-        rrf_k: float,
+        rrf_k: float | None,
+        hybrid: Fusion | str | None = None,
         batch_size: int = 32,
     ) -> None:
         """Everything but the shards (which a load starts on their saved folders)."""
         if metric not in ("cosine", "ip"):
             raise InvalidInputError(f"metric must be 'cosine' or 'ip', got {metric!r}.")
         self.bm25 = bm25
-        self.mode = check_mode(mode or DEFAULT_MODE)
-        self._check_lexical(self.mode)
-        self.alpha = check_alpha(alpha)
-        self.rrf_k = positive_number("rrf_k", rrf_k)
+        self._init_stage1(mode, alpha, rrf_k, hybrid)
         self.encoder = encoder
         self.spec = parse_spec(spec)
         self.metric = metric
@@ -288,8 +287,9 @@ class ShardedIndex(BaseIndex):
         mode: str | None = None,
         alpha: float | None = None,
         sparse_k: int | None = None,
+        hybrid: Fusion | str | None = None,
     ) -> list[list[Hit]]:
-        plan = self._plan(queries, k, mode, alpha, sparse_k)
+        plan = self._plan(queries, k, mode, alpha, sparse_k, hybrid)
         if not plan.queries:
             return []
         if filter is not None:
@@ -312,7 +312,7 @@ class ShardedIndex(BaseIndex):
         with self._lock:
             parts = self._shards.each("lists", [], vectors, k, None, filter)
         merged = _merged(parts, len(vectors), k, None, dense=True)
-        return [hybrid.assemble(m, "dense", k, alpha=None, rrf_k=self.rrf_k) for m in merged]
+        return [hybrid.assemble(m, "dense", k) for m in merged]
 
     def _sync_corpus_stats(self) -> None:
         """Give every shard the whole corpus' BM25 statistics (only after a change)."""

@@ -33,6 +33,7 @@ from shortlist.encoders import Encoder
 from shortlist.encoders.identity import describe, encoder_for
 from shortlist.errors import IndexFormatError, IndexWriteError, InvalidInputError, ShortlistError
 from shortlist.index import locks, persist
+from shortlist.index.hybrid import stage1_settings
 from shortlist.index.lexical import Bm25
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def sharded_manifest(index: ShardedIndex, folders: list[str], root: Path) -> dic
         "spec": str(index.spec),
         "metric": index.metric,
         "next_key": index._next_key,
-        "stage1": {"mode": index.mode, "alpha": index.alpha, "rrf_k": index.rrf_k},
+        "stage1": index.stage1_manifest(),
         "bm25": index.bm25.config() if index.bm25 is not None else None,
         "shards": [{"folder": f, "manifest_sha256": manifest_digest(root / f)} for f in folders],
     }
@@ -194,7 +195,7 @@ def load(
         enc = encoder_for(manifest["encoder"], directory, encoder)
         saved_bm25 = manifest.get("bm25")
         lexical = Bm25.from_config(saved_bm25, bm25) if saved_bm25 else bm25
-        stage1 = manifest.get("stage1") or {"mode": "dense"}
+        mode, fusion = stage1_settings(manifest.get("stage1") or {})
         return cls._on(
             enc,
             [os.fspath(directory / s["folder"]) for s in manifest["shards"]],
@@ -204,7 +205,8 @@ def load(
             spec=manifest["spec"],
             metric=manifest["metric"],
             bm25=lexical,
-            mode=stage1["mode"] if lexical is not None else "dense",
-            alpha=stage1.get("alpha"),
-            rrf_k=stage1.get("rrf_k", 60.0),
+            mode=mode if lexical is not None else None,
+            alpha=None,
+            rrf_k=None,
+            hybrid=fusion,
         )

@@ -16,6 +16,7 @@ from shortlist.encoders.identity import describe, encoder_for
 from shortlist.errors import IndexFormatError
 from shortlist.index import persist
 from shortlist.index.docstore import DocStore
+from shortlist.index.hybrid import stage1_settings
 from shortlist.index.lexical import Bm25
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def save(self: Index, directory: Path) -> Path:
             factory=self._factory,
             count=len(rows),
             next_key=self._store.next_key,
-            stage1={"mode": self.mode, "alpha": self.alpha, "rrf_k": self.rrf_k},
+            stage1=self.stage1_manifest(),
             bm25=self.bm25.config() if self.bm25 is not None else None,
         )
         index, bm25, store = self._faiss_index, self.bm25, self._store
@@ -83,15 +84,14 @@ def load(
             f"{len(store)} documents; the index is inconsistent."
         )
     enc = encoder_for(manifest["encoder"], directory, encoder)
-    stage1 = manifest.get("stage1") or {"mode": "dense"}
+    mode, fusion = stage1_settings(manifest.get("stage1") or {})
     index = cls(
         enc,
         spec=manifest["spec"],
         metric=manifest["metric"],
         bm25=lexical if lexical is not None else False,
-        mode=stage1["mode"] if lexical is not None else "dense",
-        alpha=stage1.get("alpha"),
-        rrf_k=stage1.get("rrf_k", 60.0),
+        mode=mode if lexical is not None else None,
+        hybrid=fusion,
     )
     index._factory, index._store, index._faiss_index = manifest["factory"], store, stored
     if lexical is None and bm25:

@@ -18,8 +18,8 @@ from langchain_core.documents import BaseDocumentCompressor
 from langchain_core.documents import Document as LCDocument
 from pydantic import ConfigDict
 
-from shortlist import defaults
-from shortlist._adapters import CheckedArguments
+from shortlist._adapters import CheckedArguments, rerank_fusion
+from shortlist.funnel import AUTO, Funnel
 from shortlist.langchain._convert import lc_to_candidates, reranked_copy
 from shortlist.rerank.base import Reranker
 
@@ -50,11 +50,16 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
     """Documents to keep (LangChain's default 3); ``None`` keeps all, reordered."""
     score_threshold: float | None = None
     """Drop documents whose relevance score is below this."""
-    fusion: str | None = defaults.FUSION
-    """Combine retrieval and rerank rankings: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``;
-    ``None`` keeps the reranker's order. The default is the funnel's (:mod:`shortlist.defaults`)."""
+    fusion: str | None = AUTO
+    """Combine retrieval and rerank rankings: ``"auto"`` (default: fuse only documents a
+    shortlist retriever scored, and only for a local cross-encoder -- see
+    :func:`shortlist.funnel.resolve_fusion`; otherwise the reranker's order), ``None`` (the
+    reranker's order), or a spec: ``"rrf"``, ``"rrf:k=60"``, ``"weighted:w=0.7"``."""
     rerank_budget_ms: float | None = None
     """Stop reranking after this many ms; the rest keep their retrieval order."""
+    funnel: Funnel | None = None
+    """A :class:`~shortlist.Funnel` (or a config file's path) whose reranker, ``top_n``,
+    ``fusion``, ``score_threshold`` and ``rerank_budget_ms`` apply unless given here."""
 
     def compress_documents(
         self,
@@ -69,14 +74,7 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
         try:
-            ranked = self.reranker.rerank_hits(
-                query,
-                lc_to_candidates(docs),
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
-            )
+            ranked = self.reranker.rerank_hits(query, lc_to_candidates(docs), **self._options(docs))
             out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
             run.on_chain_error(exc)
@@ -98,12 +96,7 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
         )
         try:
             ranked = await self.reranker.arerank_hits(
-                query,
-                lc_to_candidates(docs),
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
+                query, lc_to_candidates(docs), **self._options(docs)
             )
             out = [reranked_copy(docs[i], hit) for i, hit in ranked]
         except BaseException as exc:
@@ -111,6 +104,15 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
             raise
         await run.on_chain_end({"documents": out})
         return out
+
+    def _options(self, docs: Sequence[LCDocument]) -> dict[str, Any]:
+        """``rerank_hits`` keywords for these documents (the fusion rule needs them)."""
+        return {
+            "top_n": self.top_n,
+            "score_threshold": self.score_threshold,
+            "fusion": rerank_fusion(self.fusion, self.reranker, (d.metadata for d in docs)),
+            "budget_ms": self.rerank_budget_ms,
+        }
 
     def _trace_metadata(self) -> dict[str, Any]:
         return {"reranker": self.reranker.spec, "top_n": self.top_n, "fusion": self.fusion}

@@ -21,6 +21,7 @@ from pydantic import ConfigDict
 from shortlist._adapters import CheckedArguments
 from shortlist._retrieve import aretrieve, check_k, check_source, retrieve
 from shortlist._validate import known_names
+from shortlist.funnel import Funnel
 from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.langchain._convert import hit_to_lc
@@ -59,12 +60,17 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
     alpha: float | None = None
     """Hybrid weight, 1 = dense only, 0 = BM25 only. ``None``: the pipeline's, or over an
     index the funnel's (0.5, :mod:`shortlist.defaults`)."""
+    funnel: Funnel | None = None
+    """With ``index``: run this funnel over it (a :class:`~shortlist.Funnel`, or the path of
+    a config such as ``shortlist eval --calibrate`` writes); stored as its Funnel."""
 
     @classmethod
     def _check_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Typed errors for mistakes, as the LlamaIndex retriever raises them."""
         known_names(cls.__name__, data, cls.model_fields)
-        source = check_source(data.get("index"), data.get("pipeline"))
+        source = check_source(data.get("index"), data.get("pipeline"), data.get("funnel"))
+        if isinstance(source, Pipeline) and data.get("funnel") is not None:  # runs as it
+            data = {**data, "index": None, "pipeline": source, "funnel": source.funnel}
         check_k("k", data.get("k"), source, allow_none=True)
         if data.get("mode") is not None:
             check_mode(data["mode"])

@@ -1,8 +1,10 @@
 """``ShortlistVectorStore``: the shortlist FAISS Index behind LangChain's VectorStore API.
 
 For code written against ``VectorStore`` (``from_texts``, ``add_documents``,
-``similarity_search_with_score``, ``as_retriever``, the indexing API). Scores are cosine
-similarities, higher is better, unlike LangChain's ``FAISS`` default of L2 distance, and
+``similarity_search_with_score``, ``as_retriever``, the indexing API). Search here is what
+LangChain's ``VectorStore`` means by it -- vector similarity (the funnel's hybrid stage 1 is
+``ShortlistRetriever``) -- and scores are cosine similarities, higher is better, unlike
+LangChain's ``FAISS`` default of L2 distance, and
 they are returned next to the documents, never written into their metadata.
 """
 
@@ -153,14 +155,14 @@ class ShortlistVectorStore(VectorStore):
     ) -> list[tuple[LCDocument, float]]:
         """(document, cosine similarity) pairs, best first; higher is more similar."""
         _no_extra(kwargs, "similarity_search_with_score")
-        return _pairs(self.index.search(query, k, filter=filter))
+        return _pairs(self.index.search(query, k, filter=filter, mode="dense"))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
     ) -> list[tuple[LCDocument, float]]:
         """Async :meth:`similarity_search_with_score` via the index's async search."""
         _no_extra(kwargs, "asimilarity_search_with_score")
-        return _pairs(await self.index.asearch(query, k, filter=filter))
+        return _pairs(await self.index.asearch(query, k, filter=filter, mode="dense"))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any

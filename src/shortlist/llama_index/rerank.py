@@ -25,10 +25,10 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from shortlist import defaults
-from shortlist._adapters import CheckedArguments
+from shortlist._adapters import CheckedArguments, rerank_fusion
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
+from shortlist.funnel import AUTO, Funnel
 from shortlist.llama_index._convert import node_to_candidate, reranked_node
 from shortlist.rerank.base import Reranker
 
@@ -63,18 +63,28 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
         default=None, description="Drop nodes whose relevance score is below this."
     )
     fusion: str | None = Field(
-        default=defaults.FUSION,
-        description="Fuse retrieval and rerank scores: 'rrf', 'rrf:k=60', 'weighted:w=0.7'; "
-        "None keeps the reranker's order. Default: the funnel's (shortlist.defaults).",
+        default=AUTO,
+        description="Fuse retrieval and rerank scores: 'auto' (default: only nodes a shortlist "
+        "retriever scored, only for a local cross-encoder; else the reranker's order), None "
+        "(the reranker's order), 'rrf', 'rrf:k=60', 'weighted:w=0.7'.",
     )
     rerank_budget_ms: float | None = Field(
         default=None,
         description="Stop reranking after this many ms; the rest keep their retrieval order.",
     )
+    funnel: Funnel | None = Field(
+        default=None,
+        description="A shortlist Funnel (or a config file's path) whose reranker, top_n, fusion, "
+        "score_threshold and rerank_budget_ms apply unless given here.",
+    )
 
     @field_serializer("reranker")
     def _reranker_spec(self, reranker: Reranker) -> str:
         return reranker.spec
+
+    @field_serializer("funnel")
+    def _funnel_dict(self, funnel: Funnel | None) -> dict[str, Any] | None:
+        return None if funnel is None else funnel.to_dict()
 
     @classmethod
     def class_name(cls) -> str:
@@ -85,14 +95,7 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            ranked = self.reranker.rerank_hits(
-                query,
-                candidates,
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
-            )
+            ranked = self.reranker.rerank_hits(query, candidates, **self._options(nodes))
             out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
 
@@ -103,16 +106,18 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
         """Native async: the reranker's async path (worker pool, or Cohere's async client)."""
         query, candidates = _validate(nodes, query_bundle)
         with self._events(nodes, query_bundle) as out:
-            ranked = await self.reranker.arerank_hits(
-                query,
-                candidates,
-                top_n=self.top_n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
-            )
+            ranked = await self.reranker.arerank_hits(query, candidates, **self._options(nodes))
             out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
+
+    def _options(self, nodes: Sequence[NodeWithScore]) -> dict[str, Any]:
+        """``rerank_hits`` keywords for these nodes (the fusion rule needs them)."""
+        return {
+            "top_n": self.top_n,
+            "score_threshold": self.score_threshold,
+            "fusion": rerank_fusion(self.fusion, self.reranker, (n.node.metadata for n in nodes)),
+            "budget_ms": self.rerank_budget_ms,
+        }
 
     @contextmanager
     def _events(

@@ -15,7 +15,15 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 
-from shortlist._retrieve import Source, aretrieve, check_k, check_source, retrieve, stage1
+from shortlist._retrieve import (
+    FunnelArg,
+    Source,
+    aretrieve,
+    check_k,
+    check_source,
+    retrieve,
+    stage1,
+)
 from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.index import BaseIndex, Filter
@@ -61,6 +69,8 @@ class ShortlistRetriever(BaseRetriever):
             :mod:`shortlist.defaults`).
         sparse_top_k: BM25 results that enter the hybrid fusion (index only; default
             ``similarity_top_k``).
+        funnel: with ``index``, run this funnel over it (a :class:`~shortlist.Funnel`, or
+            the path of a config such as ``shortlist eval --calibrate`` writes).
         callback_manager, object_map, objects, verbose: passed to ``BaseRetriever``.
     """
 
@@ -74,12 +84,13 @@ class ShortlistRetriever(BaseRetriever):
         vector_store_query_mode: str | None = None,
         alpha: float | None = None,
         sparse_top_k: int | None = None,
+        funnel: FunnelArg = None,
         callback_manager: CallbackManager | None = None,
         object_map: dict[str, Any] | None = None,
         objects: list[IndexNode] | None = None,
         verbose: bool = False,
     ) -> None:
-        self._source: Source = check_source(index, pipeline)
+        self._source: Source = check_source(index, pipeline, funnel)
         self.similarity_top_k = similarity_top_k
         self.filters = filters
         self.vector_store_query_mode = vector_store_query_mode

@@ -179,6 +179,16 @@ def check_reranker(spec: str, **options: Any) -> None:
     cls.preflight(kwargs)
 
 
+def check_spec(spec: str) -> None:
+    """Raise what is wrong with a spec's grammar (backend, option names and values), without
+    looking for its model or key: a config may name a model this machine does not have yet."""
+    if isinstance(spec, str) and "|" in spec:
+        for member in (p.strip() for p in spec.split("|")):
+            check_spec(member)
+        return
+    _constructor_call(spec, {})
+
+
 def _constructor_call(spec: str, options: dict[str, Any]) -> tuple[type[Reranker], dict[str, Any]]:
     """The backend class and the keyword arguments for it, all validated against its signature."""
     backend, model = _parse_spec(spec)

@@ -87,6 +87,10 @@ class Reranker(ABC):
     #: short backend name used in specs and logs, e.g. ``"onnx"``
     backend: str = "base"
 
+    #: what ``fusion="auto"`` fuses this reranker's scores with over shortlist's own
+    #: candidates (:func:`shortlist.funnel.resolve_fusion`); ``None``: its own order
+    default_fusion: str | None = None
+
     #: candidates scored per step under a latency budget; None: all in one step (a remote
     #: backend, which bounds the step itself with :func:`~shortlist.rerank.budget.seconds_left`)
     budget_chunk: int | None = BUDGET_CHUNK

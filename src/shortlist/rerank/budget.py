@@ -23,7 +23,7 @@ import numpy as np
 
 from shortlist._validate import finite_number
 from shortlist.documents import STAGE1, Hit
-from shortlist.rerank.ranking import RankOptions, rank_hits
+from shortlist.rerank.ranking import RankOptions, rank_hits, stage1_hit
 
 BUDGET_CHUNK = 8
 """Candidates a local backend scores per step under a budget."""
@@ -89,19 +89,7 @@ def rank_partial(
     )
     room = len(items) - m if options.top_n is None else options.top_n - len(ranked)
     rest = [
-        (
-            i,
-            Hit(
-                document=h.document,
-                score=h.score,
-                rank=len(ranked) + k,
-                retrieval_score=h.retrieval_score,
-                retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
-                dense_score=h.dense_score,
-                bm25_score=h.bm25_score,
-                scored_by=STAGE1,
-            ),
-        )
+        (i, stage1_hit(h, i, len(ranked) + k))
         for k, (i, h) in enumerate(list(enumerate(items))[m : m + max(room, 0)], 1)
     ]
     return ranked + rest

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist import defaults
 from shortlist._optional import require
 from shortlist._validate import int_at_least, positive_int
 from shortlist.errors import InvalidInputError, ModelNotFoundError
@@ -63,6 +64,7 @@ class CrossEncoderReranker(Reranker):
     """
 
     backend = "cross-encoder"
+    default_fusion = defaults.FUSION  # the MS MARCO model alone ranks below hybrid stage 1
 
     @classmethod
     def preflight(cls, options: Mapping[str, Any]) -> None:

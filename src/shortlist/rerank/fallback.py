@@ -92,6 +92,7 @@ class FallbackReranker(Reranker):
                 "e.g. ['cohere:rerank-v3.5', 'onnx:<model dir>']."
             )
         self.members = [as_reranker(m) for m in members]
+        self.default_fusion = self.members[0].default_fusion if self.members else None
         if degraded not in get_args(Degraded):
             raise InvalidInputError(f"degraded must be 'stage1' or 'raise', got {degraded!r}.")
         self.degraded: Degraded = degraded  # type: ignore[assignment]

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist import defaults
 from shortlist._optional import require
 from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
@@ -142,6 +143,7 @@ class OnnxReranker(Reranker):
     """
 
     backend = "onnx"
+    default_fusion = defaults.FUSION  # the MS MARCO model alone ranks below hybrid stage 1
     batched = True
 
     @classmethod

@@ -10,7 +10,7 @@ arrays in, positions out; no model is called here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -135,19 +135,7 @@ def rank_hits(
     if scored_by == STAGE1:
         keep = len(hits) if top_n is None else top_n
         return [
-            (
-                i,
-                Hit(
-                    document=h.document,
-                    score=h.score,
-                    rank=rank,
-                    retrieval_score=h.retrieval_score,
-                    retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
-                    dense_score=h.dense_score,
-                    bm25_score=h.bm25_score,
-                    scored_by=STAGE1,
-                ),
-            )
+            (i, stage1_hit(h, i, rank))
             for rank, (i, h) in enumerate(list(enumerate(hits))[:keep], 1)
         ]
     relevance = np.asarray(relevance, dtype=np.float64).reshape(-1)
@@ -164,23 +152,36 @@ def rank_hits(
         fusion=fusion,
     )
     fused = fusion is not None
-    out = []
-    for rank, result in enumerate(chosen, 1):
-        i = result.index
-        h = hits[i]
-        out.append(
-            (
-                i,
-                Hit(
-                    document=h.document,
-                    score=result.score,
-                    rank=rank,
-                    retrieval_score=h.retrieval_score,
-                    retrieval_rank=h.retrieval_rank if h.retrieval_rank is not None else i + 1,
-                    relevance_score=float(relevance[i]),
-                    fused_score=result.score if fused else None,
-                    scored_by=scored_by,
-                ),
-            )
+    return [
+        (
+            r.index,
+            replace(
+                hits[r.index],
+                score=r.score,
+                rank=rank,
+                retrieval_rank=_retrieval_rank(hits[r.index], r.index),
+                relevance_score=float(relevance[r.index]),
+                fused_score=r.score if fused else None,
+                scored_by=scored_by,
+            ),
         )
-    return out
+        for rank, r in enumerate(chosen, 1)
+    ]
+
+
+def stage1_hit(hit: Hit, position: int, rank: int) -> Hit:
+    """``hit`` kept in its stage-1 order at ``rank``: no reranker scored it (every stage-1
+    score stays; there is no relevance or fused score)."""
+    return replace(
+        hit,
+        rank=rank,
+        retrieval_rank=_retrieval_rank(hit, position),
+        relevance_score=None,
+        fused_score=None,
+        scored_by=STAGE1,
+    )
+
+
+def _retrieval_rank(hit: Hit, position: int) -> int:
+    """The stage-1 rank a hit carries, or its input position (1-based) when it has none."""
+    return hit.retrieval_rank if hit.retrieval_rank is not None else position + 1

@@ -155,7 +155,7 @@ def build_on_ray(
         [_folder(out_dir, s, plan) if s in done else None for s in range(shards)],
         ray=dict(shard_options or {}), shard_cpus=shard_cpus,
         spec=spec, metric="cosine", bm25=Bm25() if bm25 else None, mode=None, alpha=None,
-        rrf_k=60.0,
+        rrf_k=None,
     )  # fmt: skip
     context = data.DataContext.get_current()
     context.execution_options.preserve_order = True  # keys follow the corpus's order

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from shortlist import defaults
 from shortlist._optional import require
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.base import Reranker, format_spec
@@ -109,6 +110,7 @@ class RayServeReranker(Reranker):
     """
 
     backend = "ray"
+    default_fusion = defaults.FUSION  # replicas of a local cross-encoder
     budget_chunk = None  # a remote call: the budget bounds it as a whole
 
     def __init__(

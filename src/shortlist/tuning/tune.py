@@ -25,7 +25,6 @@ from shortlist.evaluation.beir import Dataset
 from shortlist.evaluation.report import evaluate
 from shortlist.index.hybrid import check_mode
 from shortlist.models import resolve_model
-from shortlist.pipeline import default_mode
 from shortlist.rerank.cross_encoder import DEFAULT_MODEL
 from shortlist.rerank.fusion import Fusion
 from shortlist.tuning.card import model_card
@@ -140,8 +139,8 @@ class Stage1:
 
     @classmethod
     def of(cls, index: BaseIndex, mode: str | None) -> Stage1:
-        mode = check_mode(mode or default_mode(index))
-        return cls(index, mode, defaults.HYBRID_ALPHA if mode == "hybrid" else None)
+        mode = check_mode(mode or index.mode)
+        return cls(index, mode, index.alpha if mode == "hybrid" else None)
 
     @property
     def spec(self) -> str:
