@@ -6,7 +6,7 @@ the maximum over many settings overstates itself and loses on new queries (measu
 So calibration here
 
 * chooses among **few** candidates (:data:`CANDIDATES`: the default, stage 1 alone, two
-  rerank weights, two hybrid weights);
+  other rerank weights, two other hybrid weights);
 * **shrinks toward the default**: a candidate replaces it only when a paired bootstrap on
   the queries it was chosen on puts its gain above zero;
 * is **judged out of fold**: k-fold cross-validation over queries runs that whole rule on
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shortlist.errors import InvalidInputError
-from shortlist.evaluation.stats import Paired, paired_diff
+from shortlist.evaluation.stats import Paired, paired, paired_diff
 from shortlist.funnel import DEFAULT, Funnel, resolve_fusion
 
 if TYPE_CHECKING:
@@ -44,10 +44,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "stage 1 only": {"reranker": None},
     "rerank weight 0.5": {"fusion": "weighted:w=0.5"},
     "reranker alone": {"fusion": "none"},
-    "hybrid alpha 0.3": {"hybrid": "weighted:w=0.3"},
-    "hybrid alpha 0.7": {"hybrid": "weighted:w=0.7"},
+    **{f"hybrid alpha {a:g}": {"hybrid": f"weighted:w={a:g}"} for a in (0.3, 0.5, 0.7)},
 }
-"""What calibration may choose, as changes to the funnel it starts from."""
+"""What calibration may choose, as changes to the funnel it starts from (the hybrid weights
+other than the starting funnel's own: two of the three)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class Calibration:
     chosen_name: str
     verdict: str  # "adopt" | "keep the default"
     means: dict[str, float]  # mean nDCG of each candidate over all queries (in sample)
+    best_in_sample: str  # the candidate with the best mean: what naive selection would take
+    best_gain: Paired  # its gain over the default on these queries (in sample)
     out_of_fold: Paired  # the k-fold procedure's choices minus the default, out of fold
     picks: list[str]  # what the rule chose on each fold
     text: str
@@ -68,6 +70,12 @@ class Calibration:
         return {
             "verdict": self.verdict,
             "chosen": self.chosen_name,
+            "best_in_sample": self.best_in_sample,
+            "best_in_sample_gain": round(self.best_gain.mean, 6),
+            "best_in_sample_interval": [
+                round(self.best_gain.low, 6),
+                round(self.best_gain.high, 6),
+            ],
             "out_of_fold_gain": round(self.out_of_fold.mean, 6),
             "out_of_fold_interval": [
                 round(self.out_of_fold.low, 6),
@@ -89,6 +97,8 @@ def candidates(base: Funnel) -> dict[str, Funnel]:
         if "hybrid" in changes and base.mode != "hybrid":
             continue
         if base.reranker is None and "reranker" not in changes and changes:
+            continue
+        if changes and base.replace(**changes) == base:  # the starting funnel itself
             continue
         out[name] = base.replace(**changes)
     return out
@@ -146,28 +156,31 @@ def calibrate_scores(
             f"Calibration needs at least {2 * folds} judged queries; got {len(queries)}. "
             "Judge more queries, or keep the default funnel."
         )
+    scores = {name: scores[name] for name in funnels}
     out_of_fold, picks = cross_validate(scores, queries, folds=folds)
     pick = choose(scores, queries)
     means = {name: float(np.mean([scores[name][q] for q in queries])) for name in funnels}
+    best = max(means, key=lambda name: (means[name], name == "default"))
+    best_gain = paired({q: scores[best][q] for q in queries}, scores["default"])
     adopt = pick != "default" and out_of_fold.low > 0
     chosen_name = pick if adopt else "default"
     verdict = "adopt" if adopt else "keep the default"
+    in_sample = (
+        f"the best candidate in sample, '{best}', gains {best_gain.interval()} "
+        f"(better on {best_gain.better}, worse on {best_gain.worse})"
+    )
     if adopt:
-        why = f"'{pick}' beats the default out of fold: {out_of_fold.interval()}"
-    elif pick == "default":
-        why = (
-            "no candidate beats the default beyond the noise of these queries "
-            f"(the rule's out-of-fold gain {out_of_fold.interval()})"
-        )
+        why = f"'{pick}' beats the default out of fold: {out_of_fold.interval()}; {in_sample}"
+    elif best == "default":
+        why = "no candidate scores above the default on these queries"
     else:
         why = (
-            f"cannot tell -- '{pick}' looks better in sample, but out of fold the rule "
-            f"gains {out_of_fold.interval()}, inside the noise"
+            f"cannot tell -- {in_sample}, inside the noise of these queries; the rule's "
+            f"out-of-fold gain {out_of_fold.interval()}"
         )
     text = (
         f"Calibration over {len(queries)} judged queries, {len(picks)} folds: "
-        f"{verdict} ({why}; 95 % paired bootstrap interval of the mean nDCG difference, "
-        f"better on {out_of_fold.better}, worse on {out_of_fold.worse} queries)."
+        f"{verdict} ({why}; mean nDCG@10 differences with 95 % paired bootstrap intervals)."
     )
     return Calibration(
         base=funnels["default"],
@@ -175,6 +188,8 @@ def calibrate_scores(
         chosen_name=chosen_name,
         verdict=verdict,
         means=means,
+        best_in_sample=best,
+        best_gain=best_gain,
         out_of_fold=out_of_fold,
         picks=picks,
         text=text,

@@ -228,6 +228,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         settings["index_build_s"] = round(seconds, 2)
         settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None
     settings["embedder"] = index.encoder.name
+    from shortlist.cpu import cpu_flags, cpu_model
+
+    settings["cpu"] = f"{cpu_model()} ({cpu_flags()})"  # int8 results differ by CPU kind
     if args.calibrate:
         return _calibrate(args, index, dataset, funnel, settings)
     report = evaluate(
