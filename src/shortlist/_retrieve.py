@@ -69,7 +69,7 @@ def stage1(
     source: Source, mode: str | None, alpha: float | None, sparse_k: int | None
 ) -> dict[str, Any]:
     """Stage-1 options: the caller's, else the pipeline's or the index's own -- which
-    default to the funnel's (hybrid, alpha 0.5, where the index has BM25)."""
+    default to the funnel's (hybrid, alpha 0.7, where the index has BM25)."""
     options: dict[str, Any] = {"mode": mode, "alpha": alpha}
     if isinstance(source, BaseIndex):
         options["sparse_k"] = sparse_k

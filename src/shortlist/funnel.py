@@ -192,7 +192,7 @@ class Funnel:
         return file
 
     def describe(self) -> str:
-        """One line, for reports and ``repr``: ``hybrid(weighted:w=0.5) top 100 -> ...``."""
+        """One line, for reports and ``repr``: ``hybrid(weighted:w=0.7) top 50 -> ...``."""
         stage1 = f"{self.mode}({self.hybrid})" if self.mode == "hybrid" else self.mode
         stage2 = "no reranking" if self.reranker is None else f"{self.reranker} [{self.fusion}]"
         return f"{stage1} top {self.fetch_k} -> {stage2} -> top {self.top_n}"

@@ -59,7 +59,7 @@ class Pipeline:
     Stage 1 is the index's unless ``mode`` (``"hybrid"``, ``"dense"``, ``"bm25"``) or the
     hybrid fusion (``alpha``, the dense weight, or ``hybrid``, a spec such as
     ``"rrf:k=60"``) say otherwise; an index's own default is the funnel's (hybrid with
-    ``alpha=0.5`` where it has BM25).
+    ``alpha=0.7`` where it has BM25).
 
     ``fusion`` combines the rerank and retrieval scores: ``"auto"`` (default) is the
     backend's rule (:func:`shortlist.funnel.resolve_fusion`: ``weighted:w=0.2`` for the local

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shortlist import defaults
 from shortlist.cli import main
 from shortlist.evaluation.cli import command_line
 
@@ -130,5 +131,6 @@ def test_command_line_spells_out_the_defaults() -> None:
     args = parser.parse_args(["eval", "data dir", "--reranker", "onnx", "cross-encoder:x"])
     assert args.reranker == ["onnx", "cross-encoder:x"]
     assert command_line(args) == (
-        "shortlist eval 'data dir' --reranker onnx --reranker cross-encoder:x -n 100 -m 10"
+        "shortlist eval 'data dir' --reranker onnx --reranker cross-encoder:x "
+        f"-n {defaults.FETCH_K} -m 10"
     )  # the funnel's fetch_k spelled out: the command reruns the same evaluation

@@ -194,7 +194,7 @@ class BaseIndex(ABC):
         """The ``k`` best documents for ``query``, best first.
 
         By default the funnel's stage 1 (:data:`shortlist.funnel.DEFAULT`: hybrid where the
-        index has BM25, weighted with the dense weight 0.5), or what the index was built
+        index has BM25, weighted with the dense weight 0.7), or what the index was built
         with. ``mode`` (``"dense"``, ``"bm25"``, ``"hybrid"``) and the hybrid fusion --
         ``alpha`` (dense weight, LlamaIndex's convention) or ``hybrid`` (a spec,
         ``"weighted:w=0.5"`` or ``"rrf:k=60"``) -- override it for this call; ``sparse_k``

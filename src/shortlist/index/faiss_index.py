@@ -58,8 +58,8 @@ class Index(BaseIndex):
         alpha, rrf_k, hybrid: how hybrid search fuses, one of them at most: ``alpha`` a
             dense weight (1 = dense only, 0 = BM25 only) for a mix of min-max-normalised
             scores, ``rrf_k`` reciprocal rank fusion, ``hybrid`` either as a spec
-            (``"weighted:w=0.5"``, ``"rrf:k=60"``). None of them: the funnel's
-            (``weighted:w=0.5``).
+            (``"weighted:w=0.7"``, ``"rrf:k=60"``). None of them: the funnel's
+            (:data:`shortlist.defaults.HYBRID`).
     """
 
     def __init__(

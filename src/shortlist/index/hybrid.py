@@ -23,7 +23,7 @@ from shortlist.rerank.fusion import Fusion
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = get_args(Mode)
 
-DEFAULT_HYBRID = Fusion.parse(defaults.HYBRID) or Fusion("weighted", weight=0.5)
+DEFAULT_HYBRID = Fusion.parse(defaults.HYBRID) or Fusion("weighted", weight=defaults.HYBRID_ALPHA)
 """The funnel's hybrid fusion (:data:`shortlist.defaults.HYBRID`)."""
 
 

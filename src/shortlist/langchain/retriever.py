@@ -59,7 +59,7 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
     an index the funnel's default (hybrid where the index has BM25)."""
     alpha: float | None = None
     """Hybrid weight, 1 = dense only, 0 = BM25 only. ``None``: the pipeline's, or over an
-    index the funnel's (0.5, :mod:`shortlist.defaults`)."""
+    index the funnel's (0.7, :mod:`shortlist.defaults`)."""
     funnel: Funnel | None = None
     """With ``index``: run this funnel over it (a :class:`~shortlist.Funnel`, or the path of
     a config such as ``shortlist eval --calibrate`` writes); stored as its Funnel."""

@@ -65,7 +65,7 @@ class ShortlistRetriever(BaseRetriever):
             ``VectorStoreQueryMode``. ``None``: the pipeline's mode, or for an index the
             funnel's default (hybrid where the index has BM25).
         alpha: hybrid fusion weight, LlamaIndex's convention: 1 = dense only, 0 = BM25
-            only; ``None``: the pipeline's, or over an index the funnel's (0.5,
+            only; ``None``: the pipeline's, or over an index the funnel's (0.7,
             :mod:`shortlist.defaults`).
         sparse_top_k: BM25 results that enter the hybrid fusion (index only; default
             ``similarity_top_k``).
