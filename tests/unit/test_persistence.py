@@ -241,3 +241,17 @@ def test_loads_during_saves_always_see_a_whole_index(tmp_path: Path) -> None:
         stop.set()
         thread.join()
     assert errors == []
+
+
+def test_an_index_whose_documents_have_no_bm25_terms_loads(tmp_path: Path) -> None:
+    """Stop words alone give BM25 nothing to index: it saves no model, and loading must not
+    take that for a damaged index (it once raised IndexFormatError here)."""
+    index = Index.build(["the a", "of an", "and it"], HashEncoder(), ids=["1", "2", "3"])
+    again = Index.load(index.save(tmp_path / "ix"), encoder=HashEncoder())
+    assert again.ids == ["1", "2", "3"]
+    assert again.search("the", 3, mode="bm25") == []
+    assert [h.id for h in again.search("the a", 3, mode="dense")] == [
+        h.id for h in index.search("the a", 3, mode="dense")
+    ]
+    again.add(["flutter of panels"], ids=["4"])  # a term arrives: BM25 rebuilds and finds it
+    assert [h.id for h in again.search("flutter", 3, mode="bm25")] == ["4"]

@@ -254,7 +254,9 @@ class Bm25:
                 bm25._model = None
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise IndexFormatError(f"{src}: the BM25 files are unreadable ({exc}).") from exc
-        if len(keys) != len(store) or (len(keys) and not np.isin(keys, store.keys()).all()):
+        # no keys: no document had a term (or there were none); derived data, rebuilt from
+        # the documents on the next search, so an index of stop words alone loads too
+        if len(keys) and (len(keys) != len(store) or not np.isin(keys, store.keys()).all()):
             raise IndexFormatError(f"{src}: BM25 documents do not match the index's documents.")
         bm25._keys = keys.astype(np.int64)
         return bm25
