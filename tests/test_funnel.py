@@ -312,17 +312,32 @@ def test_hits_keep_every_stages_scores_on_every_path(
 
 
 def test_indexes_saved_before_the_funnel_config_keep_what_they_did() -> None:
-    from shortlist.index.hybrid import DEFAULT_HYBRID, stage1_settings
+    from shortlist.index.hybrid import stage1_settings
 
-    assert stage1_settings({"mode": "dense", "alpha": None, "rrf_k": 60.0}) == (
-        None,
-        DEFAULT_HYBRID,
-    )  # the old defaults: today's funnel defaults
+    # the old defaults: today's funnel defaults (None: follow them)
+    assert stage1_settings({"mode": "dense", "alpha": None, "rrf_k": 60.0}) == (None, None)
     mode, fusion = stage1_settings({"mode": "hybrid", "alpha": None, "rrf_k": 30.0})
     assert (mode, str(fusion)) == ("hybrid", "rrf:k=30")  # an explicit hybrid fused by rank
     mode, fusion = stage1_settings({"mode": "bm25", "alpha": 0.3, "rrf_k": 60.0})
     assert (mode, str(fusion)) == ("bm25", "weighted:w=0.3")
-    assert stage1_settings({"mode": None, "hybrid": "rrf:k=60"})[1].method == "rrf"
+    assert str(stage1_settings({"mode": None, "hybrid": "rrf:k=60"})[1]) == "rrf:k=60"
+    assert stage1_settings({"mode": None, "hybrid": None}) == (None, None)
+
+
+def test_a_saved_index_keeps_only_the_settings_it_was_given(tmp_path: Path) -> None:
+    """An index that took the funnel's defaults follows them after a reload; one given its
+    own mode or fusion keeps them."""
+    from tests.unit.toy import HashEncoder
+
+    plain = Index.build(["a b", "c d"], HashEncoder(), ids=["1", "2"])
+    own = Index.build(["a b", "c d"], HashEncoder(), ids=["1", "2"], mode="bm25", hybrid="rrf")
+    for index, name in ((plain, "plain"), (own, "own")):
+        manifest = json.loads((index.save(tmp_path / name) / "manifest.json").read_text())
+        again = Index.load(tmp_path / name, encoder=HashEncoder())
+        assert (again.mode, again.hybrid) == (index.mode, index.hybrid)
+        assert manifest["stage1"] == index.stage1_manifest()
+    assert plain.stage1_manifest() == {"mode": None, "hybrid": None}
+    assert own.stage1_manifest() == {"mode": "bm25", "hybrid": "rrf:k=60"}
 
 
 def test_one_spelling_of_the_hybrid_fusion_at_a_time(cranfield_index: Index) -> None:

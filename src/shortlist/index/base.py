@@ -68,6 +68,7 @@ class BaseIndex(ABC):
         if self._mode is not None:
             self._check_lexical(self._mode)
         self.hybrid = hybrid_fusion(hybrid, alpha, rrf_k)
+        self._own_hybrid = any(v is not None for v in (hybrid, alpha, rrf_k))
 
     @property
     def mode(self) -> Mode:
@@ -86,8 +87,9 @@ class BaseIndex(ABC):
         return self.hybrid.k
 
     def stage1_manifest(self) -> dict[str, Any]:
-        """What a saved index records of its stage-1 defaults (the mode only if given)."""
-        return {"mode": self._mode, "hybrid": str(self.hybrid)}
+        """What a saved index records of its stage-1 settings: only those it was given, so
+        an index that took the funnel's defaults follows them when they change."""
+        return {"mode": self._mode, "hybrid": str(self.hybrid) if self._own_hybrid else None}
 
     @property
     def dim(self) -> int:

@@ -71,22 +71,25 @@ def hybrid_fusion(
     return default
 
 
-def stage1_settings(stored: dict[str, Any]) -> tuple[Mode | None, Fusion]:
-    """An index manifest's ``stage1`` entry as (explicit mode or None, hybrid fusion).
+def stage1_settings(stored: dict[str, Any]) -> tuple[Mode | None, Fusion | None]:
+    """An index manifest's ``stage1`` entry as (its own mode, its own hybrid fusion);
+    ``None`` where the index took the funnel's default, so it follows the default.
 
     Manifests before the funnel configuration stored ``alpha`` (``None`` meaning RRF) and
     the then-default mode ``"dense"``; those defaults read as today's funnel defaults, an
     explicit hybrid without alpha as the RRF it was.
     """
     mode = stored.get("mode")
+    own_mode = None if mode is None else check_mode(mode)
     if "hybrid" in stored:
-        return (None if mode is None else check_mode(mode)), hybrid_fusion(stored["hybrid"])
+        fusion = stored["hybrid"]
+        return own_mode, None if fusion is None else hybrid_fusion(fusion)
     alpha = stored.get("alpha")
     if alpha is not None:
-        return (None if mode is None else check_mode(mode)), hybrid_fusion(alpha=alpha)
+        return own_mode, hybrid_fusion(alpha=alpha)
     if mode in (None, "dense"):
-        return None, DEFAULT_HYBRID
-    return check_mode(mode), hybrid_fusion(rrf_k=stored.get("rrf_k", 60.0))
+        return None, None
+    return own_mode, hybrid_fusion(rrf_k=stored.get("rrf_k", 60.0))
 
 
 def check_mode(mode: str) -> Mode:
