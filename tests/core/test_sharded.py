@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from shortlist import Pipeline
+from shortlist import Pipeline, defaults
 from shortlist.errors import IndexFormatError, InvalidInputError
 from shortlist.index import Index, ShardedIndex
 from shortlist.index.shard import shard_of
@@ -197,7 +197,9 @@ def test_pipeline_and_both_adapters_take_a_sharded_index(pair, queries) -> None:
         h.id for h in Pipeline(sharded, reranker=None, fetch_k=20, top_n=5).search(q)
     ] == expected
     lc = LcRetriever(index=sharded, k=5).invoke(q)
-    assert [d.id for d in lc] == [h.id for h in single.search(q, 5, mode="hybrid", alpha=0.5)]
+    assert [d.id for d in lc] == [
+        h.id for h in single.search(q, 5, mode="hybrid", alpha=defaults.HYBRID_ALPHA)
+    ]
     li = LiRetriever(index=sharded, similarity_top_k=5).retrieve(q)
     assert [n.node.node_id for n in li] == [d.id for d in lc]
 
