@@ -13,7 +13,7 @@ from typing import Any
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.documents import RETRIEVAL_RANK_KEY, RETRIEVAL_SCORE_KEY, Document, Hit
 from shortlist.errors import InvalidInputError
-from shortlist.funnel import AUTO, as_funnel, resolve_fusion
+from shortlist.funnel import AUTO, as_funnel, fusion_spec, resolve_fusion
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
@@ -88,11 +88,10 @@ def rerank_fields(owner: str, data: dict[str, Any], accepted: Iterable[str]) -> 
 
 
 def fusion_field(value: object) -> str | None:
-    """A ``fusion`` argument in normal form: ``"auto"``, ``None`` or a fusion's spec."""
-    if isinstance(value, str) and value.strip().lower() == AUTO:
-        return AUTO
-    fusion = Fusion.parse(value)  # type: ignore[arg-type]
-    return None if fusion is None else str(fusion)
+    """A ``fusion`` field in normal form: ``"auto"``, ``None`` (the reranker's order) or a
+    fusion's spec (:func:`shortlist.funnel.fusion_spec`, with ``"none"`` as ``None``)."""
+    spec = fusion_spec(value)
+    return None if spec == "none" else spec
 
 
 def rerank_fusion(

@@ -79,7 +79,7 @@ class Funnel:
                 f"got {self.hybrid!r} (for dense or BM25 alone, set mode)."
             )
         object.__setattr__(self, "hybrid", str(hybrid))
-        object.__setattr__(self, "fusion", _fusion_spec(self.fusion))
+        object.__setattr__(self, "fusion", fusion_spec(self.fusion))
         object.__setattr__(self, "fetch_k", positive_int("fetch_k", self.fetch_k))
         object.__setattr__(self, "top_n", positive_int("top_n", self.top_n))
         if self.top_n > self.fetch_k:
@@ -115,7 +115,8 @@ class Funnel:
     def hybrid_fusion(self) -> Fusion:
         """:attr:`hybrid` as a :class:`~shortlist.rerank.fusion.Fusion`."""
         parsed = Fusion.parse(self.hybrid)
-        assert parsed is not None  # validated in __post_init__
+        if parsed is None:  # unreachable: __post_init__ refuses it
+            raise InvalidInputError(f"Funnel hybrid {self.hybrid!r} is not a fusion.")
         return parsed
 
     @property
@@ -214,8 +215,9 @@ def as_funnel(value: Funnel | str | os.PathLike[str] | Mapping[str, Any] | None)
     )
 
 
-def _fusion_spec(value: object) -> str:
-    """``fusion`` in normal form: ``"auto"``, ``"none"`` or a fusion's own spec."""
+def fusion_spec(value: object) -> str:
+    """A rerank ``fusion`` argument in normal form: ``"auto"``, ``"none"`` (for ``None``
+    too) or the fusion's own spec (``"rrf"`` -> ``"rrf:k=60"``); bad ones raise."""
     if isinstance(value, Fusion):
         return str(value)
     if value is None:
