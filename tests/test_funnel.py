@@ -157,7 +157,7 @@ def calibrated(
 ) -> Path:
     """A funnel written by one command: ``shortlist eval --calibrate`` on 10 queries."""
     base = tmp_path_factory.mktemp("cal") / "base.toml"
-    DEFAULT.replace(reranker=f"onnx:{onnx_model_path}", fetch_k=20, top_n=5).save(base)
+    DEFAULT.replace(reranker=f"onnx:{onnx_model_path}", fetch_k=12, top_n=5).save(base)
     out = base.with_name("calibrated.json")
     command = ["eval", str(cranfield_path), "--index", str(index_dir), "--funnel", str(base)]
     assert main([*command, "--queries", "10", "--calibrate", str(out), "-q"]) == 0
@@ -172,7 +172,7 @@ def test_calibration_writes_a_funnel_and_says_why(calibrated: Path) -> None:
     low, high = record["out_of_fold_interval"]
     assert low <= record["out_of_fold_gain"] <= high
     funnel = Funnel.load(calibrated)
-    assert funnel.fetch_k == 20 and funnel.reranker is not None
+    assert funnel.fetch_k == 12 and funnel.reranker is not None
     if record["verdict"] == "keep the default":
         assert record["chosen"] == "default" or low <= 0
 
