@@ -29,13 +29,12 @@ from shortlist.rerank.fusion import Fusion
 
 def _row_key(funnel: Funnel) -> str:
     """The grid row (as :func:`benchmarks.modes._config` names it) a candidate funnel runs."""
-    mode = funnel.mode if funnel.mode != "hybrid" else f"hybrid:{funnel.hybrid}"
     fusion = funnel.fusion
     if fusion == "auto":
         fusion = str(Fusion.parse(defaults.FUSION))  # the local cross-encoder's rule
     return _config(
         {
-            "mode": mode,
+            "mode": funnel.stage1_spec,
             "n": funnel.fetch_k,
             "reranker": None if funnel.reranker is None else "rerank",
             "fusion": None if funnel.reranker is None or fusion == "none" else fusion,

@@ -122,8 +122,13 @@ class Funnel:
     @property
     def alpha(self) -> float | None:
         """The hybrid dense weight (LlamaIndex's ``alpha``); ``None`` for RRF."""
-        fusion = self.hybrid_fusion
-        return fusion.weight if fusion.method == "weighted" else None
+        return self.hybrid_fusion.mix_weight
+
+    @property
+    def stage1_spec(self) -> str:
+        """Stage 1 as ``shortlist eval --mode`` spells it: ``"dense"``, ``"bm25"`` or
+        ``"hybrid:weighted:w=0.7"`` (the hybrid fusion spelt out)."""
+        return self.mode if self.mode != "hybrid" else f"hybrid:{self.hybrid}"
 
     def stage1(self) -> dict[str, Any]:
         """The keyword arguments :meth:`Index.search` takes for this funnel's stage 1."""

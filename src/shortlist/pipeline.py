@@ -135,7 +135,7 @@ class Pipeline:
     @property
     def alpha(self) -> float | None:
         """The hybrid dense weight (LlamaIndex's ``alpha``); ``None`` when hybrid is RRF."""
-        return self.hybrid.weight if self.hybrid.method == "weighted" else None
+        return self.hybrid.mix_weight
 
     @property
     def funnel(self) -> Funnel:

@@ -216,11 +216,7 @@ def calibrate(
         raise InvalidInputError("Calibration chooses how to rerank: the funnel needs a reranker.")
     model = reranker if reranker is not None else as_reranker(base.reranker)  # type: ignore[arg-type]
     funnels = candidates(base)
-    modes = list(
-        dict.fromkeys(
-            f.mode if f.mode != "hybrid" else f"hybrid:{f.hybrid}" for f in funnels.values()
-        )
-    )
+    modes = list(dict.fromkeys(f.stage1_spec for f in funnels.values()))
     fusions = [
         f
         for f in dict.fromkeys(resolve_fusion(f.fusion, model) for f in funnels.values())
@@ -253,7 +249,7 @@ def candidate_scores_for(
     """Each candidate funnel's per-query nDCG, read off the evaluation grid's rows."""
     out: dict[str, dict[str, float]] = {}
     for name, funnel in funnels.items():
-        mode = funnel.mode if funnel.mode != "hybrid" else f"hybrid:{funnel.hybrid}"
+        mode = funnel.stage1_spec
         if funnel.reranker is None:
             system = f"stage 1 ({mode})"
         elif funnel.fusion == "none":

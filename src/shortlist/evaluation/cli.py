@@ -15,6 +15,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from shortlist import defaults
+
 
 def _n_list(raw: str) -> tuple[int, ...]:
     try:
@@ -73,7 +75,7 @@ def add_eval_parser(subparsers: Any) -> None:
         type=_n_list,
         default=None,
         metavar="N,N,...",
-        help="candidate counts to rerank (default: the funnel's fetch_k, 100)",
+        help=f"candidate counts to rerank (default: the funnel's fetch_k, {defaults.FETCH_K})",
     )
     p.add_argument(
         "-m", type=_positive, default=10, help="shortlist size for Recall@M (default 10)"

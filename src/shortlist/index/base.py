@@ -79,7 +79,7 @@ class BaseIndex(ABC):
     @property
     def alpha(self) -> float | None:
         """The hybrid dense weight (LlamaIndex's ``alpha``); ``None`` when hybrid is RRF."""
-        return self.hybrid.weight if self.hybrid.method == "weighted" else None
+        return self.hybrid.mix_weight
 
     @property
     def rrf_k(self) -> float:

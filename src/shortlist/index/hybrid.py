@@ -199,8 +199,7 @@ def assemble(lists: Lists, mode: str, k: int, *, fusion: Fusion = DEFAULT_HYBRID
     if mode == "bm25" or lists.dense is None:
         keys, scores = lists.bm25
         return make_hits(lookup, scores, keys, bm25=scores)
-    alpha = fusion.weight if fusion.method == "weighted" else None
-    fused = fuse(lists.dense, lists.bm25, k, alpha=alpha, rrf_k=fusion.k)
+    fused = fuse(lists.dense, lists.bm25, k, alpha=fusion.mix_weight, rrf_k=fusion.k)
     return make_hits(lookup, fused.scores, fused.keys, dense=fused.dense, bm25=fused.bm25)
 
 

@@ -80,6 +80,12 @@ class Fusion:
             return 1.0 / (self.k + _ranks(retrieval)) + 1.0 / (self.k + _ranks(relevance))
         return self.weight * _minmax(relevance) + (1.0 - self.weight) * _minmax(retrieval)
 
+    @property
+    def mix_weight(self) -> float | None:
+        """``w`` of a weighted mix (for hybrid stage 1 the dense weight, LlamaIndex's
+        ``alpha``); ``None`` for rank fusion, which has no weight."""
+        return self.weight if self.method == "weighted" else None
+
     def __str__(self) -> str:
         return f"rrf:k={self.k:g}" if self.method == "rrf" else f"weighted:w={self.weight:g}"
 
