@@ -13,7 +13,7 @@ from typing import Any
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.documents import RETRIEVAL_RANK_KEY, RETRIEVAL_SCORE_KEY, Document, Hit
 from shortlist.errors import InvalidInputError
-from shortlist.funnel import AUTO, as_funnel, fusion_spec, resolve_fusion
+from shortlist.funnel import as_funnel, fusion_spec, resolve_fusion
 from shortlist.rerank import as_reranker
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
@@ -106,9 +106,8 @@ def rerank_fusion(
     explicit fusion applies to any input (with input order as the retrieval ranking
     where no score was recorded).
     """
-    if fusion == AUTO and not all(_is_number(m.get(RETRIEVAL_SCORE_KEY)) for m in metadatas):
-        return None
-    return resolve_fusion(fusion, reranker)
+    ours = all(_is_number(m.get(RETRIEVAL_SCORE_KEY)) for m in metadatas)
+    return resolve_fusion(fusion, reranker, shortlist_candidates=ours)
 
 
 def candidate(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,6 @@ from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
 
 if TYPE_CHECKING:
-    from shortlist.documents import Hit
     from shortlist.rerank.base import Reranker
 
 AUTO = "auto"
@@ -236,7 +235,8 @@ def fusion_spec(value: object) -> str:
 def resolve_fusion(
     fusion: Fusion | str | None,
     reranker: Reranker | None,
-    hits: Sequence[Hit] | None = None,
+    *,
+    shortlist_candidates: bool = True,
 ) -> Fusion | None:
     """The rerank fusion to apply: ``fusion`` as given, unless it is ``"auto"``.
 
@@ -246,9 +246,10 @@ def resolve_fusion(
     * the backend fuses by default (:attr:`Reranker.default_fusion`): the local
       cross-encoders, whose MS MARCO model ranks worse alone than hybrid stage 1 on every
       collection measured; never a paid API (Cohere), whose judgment the user pays for; and
-    * the candidates carry shortlist's stage-1 scores (``hits`` given: every hit has a
-      ``retrieval_score`` that a shortlist retriever wrote), since fusing with another
-      retriever's input order would let that order outvote the reranker.
+    * the candidates carry shortlist's stage-1 scores (``shortlist_candidates``: a
+      Pipeline's always do; a compressor's when a shortlist retriever produced them),
+      since fusing with another retriever's input order would let that order outvote the
+      reranker.
 
     Everywhere else ``"auto"`` is the reranker's own order, as every peer's compressor.
     """
@@ -259,9 +260,7 @@ def resolve_fusion(
     rule = Fusion.parse(reranker.default_fusion)
     if rule is None:
         return None
-    if hits is not None and not all(h.retrieval_score is not None for h in hits):
-        return None
-    return rule
+    return rule if shortlist_candidates else None
 
 
 def _toml_loads(text: str, file: Path) -> dict[str, Any]:
