@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from shortlist import defaults
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.errors import InvalidInputError
+from shortlist.index.hybrid import check_mode
 from shortlist.rerank.fusion import Fusion
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 """``fusion="auto"``: fuse where the backend's rule and the candidates call for it."""
-
-MODES = ("dense", "bm25", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,7 @@ class Funnel:
     rerank_budget_ms: float | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InvalidInputError(
-                f"Funnel mode must be one of {', '.join(MODES)}; got {self.mode!r}."
-            )
+        check_mode(self.mode)
         hybrid = Fusion.parse(self.hybrid)
         if hybrid is None:
             raise InvalidInputError(
@@ -128,10 +124,6 @@ class Funnel:
         """Stage 1 as ``shortlist eval --mode`` spells it: ``"dense"``, ``"bm25"`` or
         ``"hybrid:weighted:w=0.7"`` (the hybrid fusion spelt out)."""
         return self.mode if self.mode != "hybrid" else f"hybrid:{self.hybrid}"
-
-    def stage1(self) -> dict[str, Any]:
-        """The keyword arguments :meth:`Index.search` takes for this funnel's stage 1."""
-        return {"mode": self.mode, "hybrid": self.hybrid}
 
     def replace(self, **changes: Any) -> Funnel:
         """A copy with ``changes`` applied (validated like a new one)."""
