@@ -26,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 from shortlist import defaults
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.errors import InvalidInputError
-from shortlist.index.hybrid import check_mode
 from shortlist.rerank.fusion import Fusion
 
 if TYPE_CHECKING:
     from shortlist.rerank.base import Reranker
+
+MODES = ("dense", "bm25", "hybrid")
+"""Stage-1 modes (as :data:`shortlist.index.hybrid.MODES`; not imported from there, so a
+rerank-only adapter that reads a Funnel never loads the index package)."""
 
 AUTO = "auto"
 """``fusion="auto"``: fuse where the backend's rule and the candidates call for it."""
@@ -66,7 +69,10 @@ class Funnel:
     rerank_budget_ms: float | None = None
 
     def __post_init__(self) -> None:
-        check_mode(self.mode)
+        if self.mode not in MODES:
+            raise InvalidInputError(
+                f"Funnel mode must be one of {', '.join(MODES)}; got {self.mode!r}."
+            )
         hybrid = Fusion.parse(self.hybrid)
         if hybrid is None:
             raise InvalidInputError(
