@@ -31,7 +31,7 @@ PACKAGES = (
 
 def machine(threads: dict[str, Any]) -> dict[str, Any]:
     """CPU, cores, load, thread settings and library versions, printed with every result."""
-    from shortlist.rerank.onnx import physical_cores  # the ONNX backend's own count
+    from shortlist._onnxruntime import physical_cores  # the ONNX backend's own count
 
     versions = {}
     for name in PACKAGES:

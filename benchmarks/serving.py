@@ -466,8 +466,8 @@ def gemm() -> list[list[str]]:
     from langchain_community.cross_encoders import HuggingFaceCrossEncoder
     from langchain_core.documents import Document as LCDocument
 
+    from shortlist._onnxruntime import physical_cores
     from shortlist.rerank import load_reranker
-    from shortlist.rerank.onnx import physical_cores
 
     query, texts = fixed_requests(1)[0]
     onnx = load_reranker(f"onnx:{CROSS_ENCODER_ONNX}")

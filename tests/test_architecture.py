@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
 import pytest
 
@@ -27,6 +28,206 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
+
+
+# ---------------------------------------------------------------- layers
+LAYERS: list[set[str]] = [
+    {"errors", "_version", "_executor", "_quiet", "_lazy", "cpu", "defaults"},
+    {"_optional", "_plugins", "documents", "models", "doctor", "spec", "plan"},
+    {"_validate", "loaders", "onnx_export", "_onnxruntime"},
+    {"encoders", "rerank"},
+    {"index", "funnel"},
+    {"pipeline", "_adapters"},
+    {"_retrieve"},
+    {"evaluation", "scale"},
+    {"tuning", "langchain", "llama_index"},
+    {"cli", ""},  # "": the package's own __init__, the public facade
+]
+"""The one statement of shortlist's layering, bottom first.
+
+A part is a top-level module or subpackage of ``shortlist``. It may import from parts in
+lower layers and from itself, never from a higher layer nor from another part of its own
+layer (parts side by side stay independent: the encoders never borrow the rerankers'
+internals, evaluation never reaches into Ray). Ray plugs into the index and the reranker
+registry from above through entry points (:mod:`shortlist._plugins`), not by being named
+below. A new module must be placed here."""
+
+LAYER = {part: n for n, parts in enumerate(LAYERS) for part in parts}
+
+
+def _module_name(path: Path) -> str:
+    parts = ("shortlist", *path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
+
+
+def _target(name: str) -> str:
+    """The shortlist module an imported name lives in (the longest known prefix)."""
+    while name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def _is_type_checking(node: ast.AST) -> TypeGuard[ast.If]:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _edges(module: str, *, at_import_only: bool = False) -> list[tuple[str, int, str]]:
+    """``(imported module, line, statement)`` for every shortlist import in ``module``:
+    module level, inside functions and under ``TYPE_CHECKING`` alike (``at_import_only``:
+    only what runs when the module is imported)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: list[tuple[str, int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        if at_import_only and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return
+        if at_import_only and _is_type_checking(node):
+            for branch in node.orelse:
+                visit(branch)
+            return
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names]
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, base] if base else anchor)
+                names = [f"{base}.{name}" for name in names]
+            ours = {_target(n) for n in names if n == "shortlist" or n.startswith("shortlist.")}
+            out.extend((t, node.lineno, ast.unparse(node)) for t in sorted(ours))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return out
+
+
+GRAPH = {m: _edges(m) for m in MODULES}
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = sorted({_part(m) for m in MODULES} - set(LAYER))
+    assert unplaced == [], f"Place these parts of shortlist in LAYERS: {unplaced}"
+
+
+def test_imports_point_down() -> None:
+    """Type-only imports count too: a reader follows them like any other, and a type that
+    belongs to a higher layer is a sign the code sits in the wrong place."""
+    upward = []
+    for module, edges in GRAPH.items():
+        for target, line, statement in edges:
+            mine, theirs = _part(module), _part(target)
+            if mine != theirs and LAYER[theirs] >= LAYER[mine]:
+                where = "its own layer" if LAYER[theirs] == LAYER[mine] else "a higher layer"
+                upward.append(
+                    f"{MODULES[module].relative_to(SRC.parent)}:{line}: "
+                    f"`{statement}` reaches {where} ({theirs or 'shortlist'})"
+                )
+    assert upward == [], "Imports that run back up:\n" + "\n".join(upward)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph[node]:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return sorted(found)
+
+
+def test_the_import_graph_has_no_cycles() -> None:
+    """Function-level and type-only imports included: a cycle deferred into a function
+    body still means neither module can be read (or moved) without the other."""
+    graph = {m: {t for t, _, _ in edges if t != m} for m, edges in GRAPH.items()}
+    cycles = _cycles(graph)
+    report = [
+        " <-> ".join(c)
+        + "".join(
+            f"\n    {MODULES[m].relative_to(SRC.parent)}:{line}: {stmt}"
+            for m in c
+            for t, line, stmt in GRAPH[m]
+            if t in c and t != m
+        )
+        for c in cycles
+    ]
+    assert cycles == [], "Import cycles:\n" + "\n".join(report)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("module", ["shortlist.langchain.rerank", "shortlist.llama_index.rerank"])
+def test_a_rerank_only_adapter_never_imports_the_index(module: str) -> None:
+    """What importing the adapter runs (parent packages included; not function bodies,
+    not ``TYPE_CHECKING``) never reaches shortlist.index, so reranking alone does not pay
+    for FAISS and BM25 (tests/adapters checks the same on a live interpreter)."""
+    via: dict[str, str] = {}
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        parents = [current.rsplit(".", n)[0] for n in range(1, current.count("."))]
+        for nxt in parents + [t for t, _, _ in _edges(current, at_import_only=True)]:
+            if nxt not in via and nxt != module:
+                via[nxt] = current
+                todo.append(nxt)
+    reached = sorted(m for m in via if _part(m) == "index")
+    chains = []
+    for target in reached:
+        chain = [target]
+        while chain[-1] != module:
+            chain.append(via[chain[-1]])
+        chains.append(" <- ".join(chain))
+    assert reached == [], "\n".join(chains)
+
+
+def test_ray_plugs_in_from_above() -> None:
+    """The index and the reranker registry find Ray's placement and backend through the
+    entry points shortlist.scale declares, without importing it until one is used."""
+    code = (
+        "import json, sys; from shortlist.rerank import BACKENDS; "
+        "from shortlist.index.shards import SHARD_BACKENDS; "
+        "print(json.dumps([BACKENDS['ray'], SHARD_BACKENDS['ray'], "
+        "'shortlist.scale' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [
+        "shortlist.scale.serve:RayServeReranker",
+        "shortlist.scale.actors:RayShards",
+        False,
+    ]
 
 
 def test_import_shortlist_pulls_in_nothing_heavy() -> None:
@@ -88,13 +289,13 @@ PUBLIC = {
     },
     "shortlist.encoders": {
         "DEFAULT_EMBEDDER", "Encoder", "OnnxEncoder", "SentenceTransformerEncoder",
-        "check_encoder", "export_encoder", "l2_normalize", "load_encoder",
+        "check_encoder", "export_encoder", "load_encoder",
     },
     "shortlist.evaluation": {
         "Calibration", "Dataset", "FunnelVerdict", "Latency", "Report", "Row", "Verdict",
         "calibrate", "evaluate", "format_table",
-        "index_dataset", "load_beir", "mean_scores", "ndcg", "per_query", "plot", "recall",
-        "reciprocal_rank", "to_markdown", "write_report",
+        "index_dataset", "load_beir", "mean_scores", "ndcg", "per_query", "recall",
+        "reciprocal_rank", "write_report",
     },
     "shortlist.langchain": {
         "FUSED_SCORE_KEY", "LangChainEmbeddingsEncoder", "ShortlistRerank",
@@ -103,8 +304,7 @@ PUBLIC = {
     "shortlist.llama_index": {"ShortlistRerank", "ShortlistRetriever", "to_shortlist_filter"},
     "shortlist.tuning": {
         "Judged", "Split", "TrainSettings", "TrainingData", "TuneResult", "Window",
-        "check_export", "export_onnx", "load_training_data", "mine_negatives", "split_queries",
-        "training_pairs", "tune",
+        "export_onnx", "load_training_data", "split_queries", "tune",
     },
 }  # fmt: skip
 """The public names, exactly: adding or dropping one is an API change made on purpose."""

@@ -9,9 +9,12 @@ LangChain adapter wrap any ``Embeddings`` object and the standard test-suites ru
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from shortlist._optional import require
+from shortlist.errors import InvalidInputError
 
 
 @runtime_checkable
@@ -50,3 +53,40 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
     out = np.divide(wide, norms, out=np.zeros_like(wide), where=norms > 0)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+class EncoderBase:
+    """What shortlist's own encoders share: a name and a vector length fixed when the model
+    loads, read-only afterwards (an index records both and checks them on every load)."""
+
+    _name: str
+    _dim: int
+
+    @property
+    def name(self) -> str:
+        """Stable identifier of the model, recorded in index manifests."""
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        """Length of every vector this encoder returns."""
+        return self._dim
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as a list, each checked to be a str (a lone str is refused: a common slip)."""
+    if isinstance(texts, str):
+        raise InvalidInputError("Pass a list of strings, not a single string.")
+    items = list(texts)
+    for i, t in enumerate(items):
+        if not isinstance(t, str):
+            raise InvalidInputError(f"texts[{i}] is a {type(t).__name__}; expected str.")
+    return items
+
+
+def progress(total: int, show: bool) -> Any:
+    """A tqdm bar over ``total`` documents, or None when not shown."""
+    if not show:
+        return None
+    tqdm = require("tqdm", feature="Progress bars").tqdm
+    return tqdm(total=total, desc="Embedding", unit="doc", dynamic_ncols=True)

@@ -9,10 +9,10 @@ attention mask in float32, then L2 normalisation. The export records the model i
 from (name and file fingerprint), so an index built with the torch encoder accepts this
 one as the same model (:func:`shortlist.encoders.identity.check_same_model`).
 
-Threads as in the ONNX reranker: every ``session.run`` is single-threaded. A query runs on
-the caller's thread (one short sentence gains nothing from a thread team, and concurrent
-searches then use one core each instead of each waking a team on every core); document
-batches are spread over ``threads`` runs at once.
+Threads as in the ONNX reranker (:mod:`shortlist._onnxruntime`): every ``session.run`` is
+single-threaded. A query runs on the caller's thread (one short sentence gains nothing from
+a thread team, and concurrent searches then use one core each instead of each waking a
+team on every core); document batches are spread over ``threads`` runs at once.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from shortlist._onnxruntime import physical_cores, single_threaded_session
 from shortlist._optional import require
 from shortlist._validate import positive_int
-from shortlist.encoders.base import l2_normalize
+from shortlist.encoders.base import EncoderBase, check_texts, l2_normalize, progress
 from shortlist.errors import InvalidInputError, ModelNotFoundError
 from shortlist.models import fingerprint
 
@@ -64,7 +65,7 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     return meta
 
 
-class OnnxEncoder:
+class OnnxEncoder(EncoderBase):
     """A sentence-transformers bi-encoder exported to ONNX (float32 or int8 weights).
 
     Args:
@@ -87,8 +88,6 @@ class OnnxEncoder:
         query_prompt: str = "",
         document_prompt: str = "",
     ) -> None:
-        from shortlist.rerank.onnx import physical_cores, single_threaded_session
-
         directory = Path(os.fspath(model)).expanduser()
         meta = read_metadata(directory)
         ort = require("onnxruntime", feature=_FEATURE, extra="onnx")
@@ -106,8 +105,8 @@ class OnnxEncoder:
         self.threads = physical_cores() if threads is None else positive_int("threads", threads)
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
-        self._name: str = meta["name"]
-        self._dim: int = meta["dim"]
+        self._name = meta["name"]  # the model it was exported from: what manifests compare
+        self._dim = meta["dim"]
         self._tokenizer: Any = tokenizers.Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_seq_length)
@@ -115,16 +114,6 @@ class OnnxEncoder:
         graph = str(directory / "model.onnx")
         self._session: Any = single_threaded_session(ort, graph, graph)
         self._inputs = tuple(i.name for i in self._session.get_inputs())
-
-    @property
-    def name(self) -> str:
-        """The name of the model it was exported from (what index manifests compare)."""
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        """Embedding dimension."""
-        return self._dim
 
     @property
     def spec(self) -> str:
@@ -135,16 +124,12 @@ class OnnxEncoder:
         self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False
     ) -> np.ndarray:
         """Embed documents in length-sorted batches, with an optional progress bar."""
-        from shortlist.encoders.sentence_transformers import check_texts, progress
-
         items = [self.document_prompt + t for t in check_texts(texts)]
         size = self.batch_size if batch_size is None else positive_int("batch_size", batch_size)
         return self._embed(items, size, progress(len(items), show_progress))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries (with the query prompt, if any) in one run."""
-        from shortlist.encoders.sentence_transformers import check_texts
-
         items = [self.query_prompt + t for t in check_texts(texts)]
         return self._embed(items, max(len(items), 1), None)
 

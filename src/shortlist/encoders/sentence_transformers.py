@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from shortlist._optional import require
-from shortlist.encoders.base import l2_normalize
-from shortlist.errors import InvalidInputError, ModelNotFoundError
+from shortlist.encoders.base import EncoderBase, check_texts, l2_normalize, progress
+from shortlist.errors import ModelNotFoundError
 from shortlist.models import canonical_id, fingerprint, how_to_get, model_name, resolve_model
 
 
-class SentenceTransformerEncoder:
+class SentenceTransformerEncoder(EncoderBase):
     """Bi-encoder over ``sentence_transformers.SentenceTransformer``.
 
     Args:
@@ -74,16 +74,6 @@ class SentenceTransformerEncoder:
         self.document_prompt = document_prompt
 
     @property
-    def name(self) -> str:
-        """Model identifier written into the index manifest."""
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        """Embedding dimension."""
-        return self._dim
-
-    @property
     def max_seq_length(self) -> int:
         """Tokens per text the model reads; the rest is truncated."""
         return int(self._model.max_seq_length)
@@ -123,22 +113,3 @@ class SentenceTransformerEncoder:
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({self._name!r}, dim={self._dim})"
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """The texts as a list, each checked to be a str (a lone str is refused: a common slip)."""
-    if isinstance(texts, str):
-        raise InvalidInputError("Pass a list of strings, not a single string.")
-    items = list(texts)
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise InvalidInputError(f"texts[{i}] is a {type(t).__name__}; expected str.")
-    return items
-
-
-def progress(total: int, show: bool) -> Any:
-    """A tqdm bar over ``total`` documents, or None when not shown."""
-    if not show:
-        return None
-    tqdm = require("tqdm", feature="Progress bars").tqdm
-    return tqdm(total=total, desc="Embedding", unit="doc", dynamic_ncols=True)

@@ -1,4 +1,5 @@
-"""The value types an evaluation produces: :class:`Latency`, :class:`Row`, :class:`Report`.
+"""The value types an evaluation produces: :class:`Latency`, :class:`Row`, the verdicts
+(:class:`Verdict`, :class:`FunnelVerdict`) and the :class:`Report` that holds them all.
 
 Frozen dataclasses, JSON-ready through ``to_dict``; rendering lives in
 :mod:`shortlist.evaluation.render`, the judgment in :mod:`shortlist.evaluation.verdict`.
@@ -8,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from shortlist.evaluation.verdict import FunnelVerdict, Verdict
+from shortlist.evaluation.stats import Paired
 
-STAGE1 = "stage 1"
-"""System name of the retrieval-only rows."""
+STAGE1_ROW = "stage 1"
+"""System name of the retrieval-only rows in a report (a label; the `scored_by` marker
+of candidates no reranker scored is :data:`shortlist.documents.STAGE1`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,43 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """The judgment on one reranker; ``text`` is the sentence the reports print."""
+
+    reranker: str
+    outcome: str  # "pays" | "does not pay" | "hurts"
+    baseline_ndcg: float
+    best_system: str
+    best_n: int
+    best_ndcg: float
+    gain: float
+    better_queries: int
+    worse_queries: int
+    stage2_p50_ms: float
+    fusion_rescues: bool | None  # None: no fused variant, or the plain reranker pays
+    text: str
+
+
+@dataclass(frozen=True)
+class FunnelVerdict:
+    """The funnel as shipped (or as configured) against the best stage-1 row.
+
+    ``outcome`` is ``"pays"`` when the paired bootstrap interval of the nDCG difference
+    lies above zero, ``"hurts"`` when below, ``"cannot tell"`` when it straddles zero;
+    ``versus`` holds the same comparison against every stage-1 row.
+    """
+
+    funnel: str
+    baseline: str
+    outcome: str
+    ndcg: float
+    baseline_ndcg: float
+    difference: Paired
+    versus: dict[str, Paired]
+    text: str
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything :func:`~shortlist.evaluation.evaluate` measured.
 
@@ -92,7 +130,7 @@ class Report:
     best: str | None = None  # the best funnel found, when stage-1 modes were compared
     funnel: FunnelVerdict | None = None  # the funnel against the best stage-1 row
 
-    def row(self, n: int | None, system: str = STAGE1) -> Row:
+    def row(self, n: int | None, system: str = STAGE1_ROW) -> Row:
         """The row for ``system`` at ``n`` candidates."""
         for r in self.rows:
             if r.n == n and r.system == system:

@@ -17,37 +17,17 @@ lucky queries; on a handful of queries no verdict is more than a hint.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from shortlist.evaluation.stats import Paired, paired
+from shortlist.evaluation.results import FunnelVerdict, Row, Verdict
+from shortlist.evaluation.stats import paired
 
-if TYPE_CHECKING:
-    from shortlist.evaluation.results import Row
+__all__ = ["FEW_QUERIES", "NEGLIGIBLE", "FunnelVerdict", "Verdict", "funnel_verdict", "verdicts"]
 
 NEGLIGIBLE = 0.005
 """nDCG gain below which a reranker is not worth its latency."""
 
 FEW_QUERIES = 30
 """Below this many queries a verdict says it is only a hint."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The judgment on one reranker; ``text`` is the sentence the reports print."""
-
-    reranker: str
-    outcome: str  # "pays" | "does not pay" | "hurts"
-    baseline_ndcg: float
-    best_system: str
-    best_n: int
-    best_ndcg: float
-    gain: float
-    better_queries: int
-    worse_queries: int
-    stage2_p50_ms: float
-    fusion_rescues: bool | None  # None: no fused variant, or the plain reranker pays
-    text: str
 
 
 def _best(rows: Sequence[Row], stage1: dict[int | None, Row]) -> Row | None:
@@ -125,25 +105,6 @@ def _caveat(queries: int) -> str:
     if queries < FEW_QUERIES:
         return f". Only {queries} queries: a hint, not a verdict."
     return "."
-
-
-@dataclass(frozen=True)
-class FunnelVerdict:
-    """The funnel as shipped (or as configured) against the best stage-1 row.
-
-    ``outcome`` is ``"pays"`` when the paired bootstrap interval of the nDCG difference
-    lies above zero, ``"hurts"`` when below, ``"cannot tell"`` when it straddles zero;
-    ``versus`` holds the same comparison against every stage-1 row.
-    """
-
-    funnel: str
-    baseline: str
-    outcome: str
-    ndcg: float
-    baseline_ndcg: float
-    difference: Paired
-    versus: dict[str, Paired]
-    text: str
 
 
 def funnel_verdict(funnel: Row, stage1_rows: Sequence[Row], k: int) -> FunnelVerdict:

@@ -2,7 +2,7 @@
 :class:`~shortlist.index.Index` over the documents whose ids route to it.
 
 :class:`ShardWorker` is the shard's side of every call. The same class runs in the
-caller's process or as a Ray actor (:mod:`shortlist.scale.actors`), so the two can never
+caller's process or on a Ray actor (:mod:`.shards`), so the two can never
 behave differently. A shard never embeds: its sharded index encodes once and sends the
 vectors, so a shard holds no model, only the model's identity for its manifest.
 """
@@ -19,8 +19,7 @@ import numpy as np
 from shortlist.documents import Document
 from shortlist.errors import InvalidInputError
 from shortlist.index.faiss_index import Index
-from shortlist.index.filters import Filter
-from shortlist.index.hybrid import Lists
+from shortlist.index.hybrid import Lists, Wanted
 from shortlist.index.lexical import Bm25, CorpusStats
 
 
@@ -77,7 +76,7 @@ class ShardWorker:
         recorded = RecordedEncoder(encoder)
         lexical = Bm25(**bm25) if bm25 is not None else None
         if path is not None:
-            self.index = Index.load(path, recorded, bm25=lexical)
+            self.index = Index._load_one(path, recorded, bm25=lexical)
         else:
             self.index = Index(recorded, spec=spec, metric=metric, bm25=lexical or False)
 
@@ -112,15 +111,8 @@ class ShardWorker:
     def delete(self, ids: list[str]) -> int:
         return self.index.delete(ids)
 
-    def lists(
-        self,
-        queries: list[str],
-        vectors: np.ndarray | None,
-        k: int,
-        depth: int | None,
-        filter: Filter | None,
-    ) -> list[Lists]:
-        return self.index.ranked_lists(queries, vectors, k, depth=depth, filter=filter)
+    def lists(self, wanted: Wanted) -> list[Lists]:
+        return self.index._ranked(wanted)
 
     def local_stats(self) -> CorpusStats:
         with self.index._lock:

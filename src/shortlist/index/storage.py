@@ -7,27 +7,59 @@ parts (document store, FAISS structure, BM25) map to files of one atomic generat
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from shortlist._optional import require
 from shortlist.encoders import Encoder
 from shortlist.encoders.identity import describe, encoder_for
-from shortlist.errors import IndexFormatError
 from shortlist.index import persist
 from shortlist.index.docstore import DocStore
 from shortlist.index.hybrid import stage1_settings
 from shortlist.index.lexical import Bm25
+from shortlist.index.specs import IndexSpec
 
-if TYPE_CHECKING:
-    from shortlist.index.faiss_index import Index
+
+class Stored(Protocol):
+    """What saving reads from an :class:`~shortlist.index.Index` and loading sets on one.
+
+    Spelled out here so that this module does not import the class whose ``save`` and
+    ``load`` call it (that would be an import cycle).
+    """
+
+    encoder: Encoder
+    metric: str
+    spec: IndexSpec
+    bm25: Bm25 | None
+    _lock: Any
+    _store: DocStore
+    _factory: str | None
+    _faiss_index: Any
+
+    def _compact(self) -> None: ...
+
+    def stage1_manifest(self) -> dict[str, Any]: ...
+
+    def enable_bm25(self, bm25: Bm25 | None = None) -> None: ...
+
+
+S = TypeVar("S", bound=Stored)
 
 
 def _faiss() -> Any:
     return require("faiss", feature="The FAISS index")
 
 
-def save(self: Index, directory: Path) -> Path:
+def _read_faiss(path: Path) -> Any:
+    """FAISS's own reader, its errors (a truncated file) turned into a damaged index."""
+    try:
+        return _faiss().read_index(str(path))
+    except RuntimeError as exc:
+        raise persist.damaged(path, f"FAISS cannot read it ({str(exc).splitlines()[0]})") from None
+
+
+def save(self: Stored, directory: Path) -> Path:
     """Index.save: the manifest, documents, FAISS and BM25 files as one generation."""
     faiss = _faiss()
     with self._lock:
@@ -58,11 +90,11 @@ def save(self: Index, directory: Path) -> Path:
 
 
 def load(
-    cls: type[Index],
+    cls: Callable[..., S],
     directory: Path,
     encoder: Encoder | str | os.PathLike[str] | None,
     bm25: bool | Bm25 | None,
-) -> Index:
+) -> S:
     """Index.load: verify the generation, rebuild store, FAISS and BM25, find the encoder."""
     with persist.reading(directory) as (manifest, folder):
         store = DocStore.from_rows(
@@ -72,16 +104,16 @@ def load(
         )
         stored = None
         if manifest["factory"] is not None:
-            stored = _faiss().read_index(str(folder / persist.FAISS_FILE))
+            stored = _read_faiss(folder / persist.FAISS_FILE)
         saved_bm25 = manifest.get("bm25")
         given = bm25 if isinstance(bm25, Bm25) else None
         lexical = Bm25.load(folder, saved_bm25, store, given) if saved_bm25 else None
     if len(store) != manifest["count"]:
-        raise IndexFormatError(f"{directory}: document count does not match the manifest.")
+        raise persist.damaged(directory, "the document count does not match the manifest")
     if stored is not None and stored.ntotal != len(store):
-        raise IndexFormatError(
-            f"{directory}: FAISS holds {stored.ntotal} vectors but there are "
-            f"{len(store)} documents; the index is inconsistent."
+        raise persist.damaged(
+            directory,
+            f"FAISS holds {stored.ntotal} vectors but there are {len(store)} documents",
         )
     enc = encoder_for(manifest["encoder"], directory, encoder)
     mode, fusion = stage1_settings(manifest.get("stage1") or {})

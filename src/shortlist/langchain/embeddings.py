@@ -12,12 +12,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from shortlist._validate import positive_int
+from shortlist.encoders.base import EncoderBase
 from shortlist.errors import InvalidInputError
 
 _PROBE = "shortlist dimension probe"
 
 
-class LangChainEmbeddingsEncoder:
+class LangChainEmbeddingsEncoder(EncoderBase):
     """Adapts ``embeddings.embed_documents`` / ``embed_query`` to the Encoder protocol.
 
     Args:
@@ -44,16 +45,6 @@ class LangChainEmbeddingsEncoder:
             dim = len(embeddings.embed_query(_PROBE))
         self._dim = positive_int("dim", dim)
         self._name = name or _default_name(embeddings, dim)
-
-    @property
-    def name(self) -> str:
-        """Stable identifier recorded in index manifests."""
-        return self._name
-
-    @property
-    def dim(self) -> int:
-        """Length of every vector."""
-        return self._dim
 
     def encode_documents(
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False

@@ -42,14 +42,16 @@ from typing import Any
 import numpy as np
 
 from shortlist import defaults
+from shortlist._onnxruntime import physical_cores, single_threaded_session
 from shortlist._optional import require
 from shortlist._validate import positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.models import resolve_model
-from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
+from shortlist.rerank.base import Reranker, apply_activation, check_activation
 from shortlist.rerank.batching import Request
 from shortlist.rerank.dequantize import dequantize_matmuls
 from shortlist.rerank.windows import WindowOptions, best_per_text, window_spans
+from shortlist.spec import format_spec
 
 logger = logging.getLogger(__name__)
 
@@ -59,48 +61,6 @@ DEFAULT_BATCH_SIZE = 1
 
 _FEEDABLE = ("input_ids", "attention_mask", "token_type_ids")
 _FALLBACK_MAX_LENGTH = 512
-
-
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyper-threads share one core's units).
-
-    onnxruntime's GEMMs gain nothing from a second hyper-thread on the same core and lose
-    to the contention, so the default thread count is one per physical core.
-    """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return max(1, (os.cpu_count() or 2) // 2)
-    cores: set[str] = set()
-    for cpu in cpus:
-        try:
-            siblings = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
-            cores.add(siblings.read_text().strip())
-        except OSError:
-            return max(1, len(cpus))
-    return max(1, len(cores))
-
-
-def single_threaded_session(
-    ort: Any, graph: str | bytes, name: str, providers: Sequence[str] | None = None
-) -> Any:
-    """An onnxruntime session whose every ``run`` uses one thread (the caller's): shortlist
-    parallelises across runs instead (see the module docstring). ``name`` is the graph's
-    file, for the error when onnxruntime cannot load it."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(
-            graph,
-            sess_options=options,
-            providers=list(providers) if providers else ["CPUExecutionProvider"],
-        )
-    except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
-        raise InvalidInputError(f"{name} could not be loaded by onnxruntime: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

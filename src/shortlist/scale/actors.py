@@ -1,11 +1,15 @@
-"""Where a sharded index's shards run: here (:class:`LocalShards`) or on Ray actors
-(:class:`RayShards`). Both run the same :class:`~shortlist.index.shard.ShardWorker`; a
-call goes to every shard at once and waits for all of them (scatter, then gather).
+"""A sharded index's shards on Ray actors (:class:`RayShards`): the ``"ray"`` placement.
+
+It plugs into :data:`shortlist.index.shards.SHARD_BACKENDS` through the ``shortlist.shards``
+entry point in ``pyproject.toml``, so ``ShardedIndex(ray=True)`` finds it without the index
+layer importing this package. Each actor runs the same
+:class:`~shortlist.index.shard.ShardWorker` as a shard in this process; a call goes to
+every shard at once and waits for all of them (scatter, then gather).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from shortlist.errors import ShortlistError
 from shortlist.index.shard import ShardWorker
@@ -13,44 +17,6 @@ from shortlist.scale import ray_module
 
 CALL_TIMEOUT_S = 600.0
 """A shard that does not answer within this long fails the call instead of hanging it."""
-
-
-class Shards(Protocol):
-    def __len__(self) -> int: ...
-
-    def each(self, method: str, *args: Any) -> list[Any]:
-        """``method(*args)`` on every shard, results in shard order."""
-        ...
-
-    def one(self, shard: int, method: str, *args: Any) -> Any: ...
-
-    def some(self, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        """A call per listed shard (``{shard: (method, args)}``), results in that order."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class LocalShards:
-    """Shards in this process: calls run one after another (each uses the CPU fully)."""
-
-    def __init__(self, workers: list[ShardWorker]) -> None:
-        self.workers = workers
-
-    def __len__(self) -> int:
-        return len(self.workers)
-
-    def each(self, method: str, *args: Any) -> list[Any]:
-        return [getattr(w, method)(*args) for w in self.workers]
-
-    def one(self, shard: int, method: str, *args: Any) -> Any:
-        return getattr(self.workers[shard], method)(*args)
-
-    def some(self, calls: dict[int, tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        return [getattr(self.workers[s], m)(*a) for s, (m, a) in calls.items()]
-
-    def close(self) -> None:
-        self.workers = []
 
 
 class ShardUnavailableError(ShortlistError):

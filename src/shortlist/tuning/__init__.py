@@ -8,12 +8,13 @@ extra (``datasets``, ``accelerate``).
 
 from __future__ import annotations
 
+from shortlist.tuning.card import TuneResult
 from shortlist.tuning.data import Judged, TrainingData, load_training_data
-from shortlist.tuning.export import check_export, export_onnx
-from shortlist.tuning.negatives import Window, mine_negatives, training_pairs
+from shortlist.tuning.export import export_onnx
+from shortlist.tuning.negatives import Window
 from shortlist.tuning.split import Split, split_queries
 from shortlist.tuning.train import TrainSettings
-from shortlist.tuning.tune import TuneResult, tune
+from shortlist.tuning.tune import tune
 
 __all__ = [
     "Judged",
@@ -22,11 +23,8 @@ __all__ = [
     "TrainingData",
     "TuneResult",
     "Window",
-    "check_export",
     "export_onnx",
     "load_training_data",
-    "mine_negatives",
     "split_queries",
-    "training_pairs",
     "tune",
 ]

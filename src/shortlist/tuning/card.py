@@ -1,14 +1,39 @@
-"""The model card written beside a tuned reranker: what it is, what it was trained on, and
-whether it beat its base on queries it never saw -- so the folder explains itself."""
+"""What ``tune`` decided (:class:`TuneResult`) and the model card written beside a tuned
+reranker: what it is, what it was trained on, and whether it beat its base on queries it
+never saw -- so the folder explains itself."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shortlist.evaluation.results import Report
     from shortlist.tuning.train import TrainSettings
-    from shortlist.tuning.tune import TuneResult
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What ``tune`` measured and decided; also written to ``MODEL_DIR/tuning.json``."""
+
+    model_dir: str
+    use: str  # the model to rerank with: the tuned folder, or the base model
+    tuned_wins: bool
+    verdict: str
+    base: str
+    n: int
+    held_out: dict[str, float]  # nDCG@10 on the test queries: stage1, base, tuned
+    split: dict[str, int]
+    train: dict[str, Any]
+    onnx_dir: str | None = None
+    onnx_spearman: float | None = None
+    onnx_graph: str | None = None  # "int8", or "float32" when int8 did not rank alike
+    report: Report | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("report")
+        return out
 
 
 def model_card(result: TuneResult, data: str, settings: TrainSettings, mode: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from shortlist.index.hybrid import check_mode
 from shortlist.models import resolve_model
 from shortlist.rerank.cross_encoder import DEFAULT_MODEL
 from shortlist.rerank.fusion import Fusion
-from shortlist.tuning.card import model_card
+from shortlist.tuning.card import TuneResult, model_card
 from shortlist.tuning.data import TrainingData, load_training_data
 from shortlist.tuning.export import check_export, export_onnx
 from shortlist.tuning.negatives import Window, mine_negatives, training_pairs
@@ -45,30 +45,6 @@ DEV_CANDIDATES = 30
 MIN_INT8_SPEARMAN = 0.95
 """Below this mean rank correlation with the torch model, the int8 graph is not kept."""
 DEFAULT_WINDOW = Window()
-
-
-@dataclass(frozen=True)
-class TuneResult:
-    """What ``tune`` measured and decided; also written to ``MODEL_DIR/tuning.json``."""
-
-    model_dir: str
-    use: str  # the model to rerank with: the tuned folder, or the base model
-    tuned_wins: bool
-    verdict: str
-    base: str
-    n: int
-    held_out: dict[str, float]  # nDCG@10 on the test queries: stage1, base, tuned
-    split: dict[str, int]
-    train: dict[str, Any]
-    onnx_dir: str | None = None
-    onnx_spearman: float | None = None
-    onnx_graph: str | None = None  # "int8", or "float32" when int8 did not rank alike
-    report: Report | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("report")
-        return out
 
 
 def tune(
@@ -306,17 +282,22 @@ def _decide(
         | {"tuned_alone": t_alone}
         | {name: v for name, v in ndcg.items() if name not in ("base", "tuned")},
         split={"train": len(split.train), "dev": len(split.dev), "test": len(split.test)},
-        train={
-            "pairs": trained.pairs,
-            "positives": trained.positives,
-            "seconds": round(trained.seconds, 1),
-            "base_dev_ndcg": round(trained.base_dev_ndcg, 4),
-            "dev_ndcg_per_epoch": [round(x, 4) for x in trained.dev_ndcg],
-            "best_epoch": trained.best_epoch,
-            "settings": asdict(settings),
-        },
+        train=_train_record(trained, settings),
         report=report,
     )
+
+
+def _train_record(trained: TrainResult, settings: TrainSettings) -> dict[str, Any]:
+    """What tuning.json keeps of the training run (rounded for reading)."""
+    return {
+        "pairs": trained.pairs,
+        "positives": trained.positives,
+        "seconds": round(trained.seconds, 1),
+        "base_dev_ndcg": round(trained.base_dev_ndcg, 4),
+        "dev_ndcg_per_epoch": [round(x, 4) for x in trained.dev_ndcg],
+        "best_epoch": trained.best_epoch,
+        "settings": asdict(settings),
+    }
 
 
 def _write(
