@@ -8,12 +8,14 @@ argument the user actually wrote. ``bool`` is rejected where a number is expecte
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal, overload
 
+import numpy as np
+
 from shortlist.errors import InvalidInputError
+from shortlist.spec import closest
 
 
 @overload
@@ -78,8 +80,54 @@ def known_names(owner: str, given: Iterable[str], accepted: Iterable[str]) -> No
         return
     hints = []
     for name in unknown:
-        close = difflib.get_close_matches(name, valid, n=1)
-        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        close = closest(name, valid)
+        hints.append(f"{name!r} (did you mean {close!r}?)" if close else repr(name))
     raise InvalidInputError(
         f"Unknown option(s) for {owner}: {', '.join(hints)}. Valid options: {', '.join(valid)}."
     )
+
+
+def check_keywords(owner: str, given: Mapping[str, object], valid: Iterable[str]) -> None:
+    """A misspelt keyword (``topn=3``) passed through ``**options`` is the TypeError Python
+    raises for explicit parameters, with the fix named."""
+    names = list(valid)
+    for name in given:
+        if name not in names:
+            close = closest(name, names)
+            hint = f"; did you mean {close!r}?" if close else f"; valid: {', '.join(names)}"
+            raise TypeError(f"{owner}() got an unexpected keyword argument {name!r}{hint}")
+
+
+def float_array(value: object, what: str, dim: int) -> np.ndarray:
+    """``value`` as float32, refusing what is not numbers: numpy would parse ``"0.5"``
+    silently and fail on ``"a"`` with its own message."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged rows
+        raise InvalidInputError(
+            f"{what} must be a numeric array of shape (n, {dim}); numpy cannot read the value "
+            f"given as one ({exc})."
+        ) from None
+    if array.dtype.kind not in "iuf":
+        raise InvalidInputError(
+            f"{what} must be numbers, a float array of shape (n, {dim}); got an array of "
+            f"{array.dtype} ({type(value).__name__}). Pass the encoder's float vectors."
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def check_ids(ids: object, method: str) -> list[str]:
+    """Ids to get or delete: a list of str (a lone string would be read character by
+    character, ``None`` is not "every document")."""
+    if isinstance(ids, str):
+        raise InvalidInputError(f"{method}() takes a list of ids, not a single string: [{ids!r}].")
+    if not isinstance(ids, Iterable):
+        hint = "; to remove every document pass index.ids" if method == "delete" else ""
+        raise InvalidInputError(f"{method}() takes a list of ids, got {ids!r}{hint}.")
+    out = list(ids)
+    for i, doc_id in enumerate(out):
+        if not isinstance(doc_id, str):
+            raise InvalidInputError(
+                f"ids[{i}] is {doc_id!r}; document ids are str (write {str(doc_id)!r})."
+            )
+    return out

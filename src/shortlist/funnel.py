@@ -27,6 +27,7 @@ from shortlist import defaults
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.errors import InvalidInputError
 from shortlist.rerank.fusion import Fusion
+from shortlist.spec import check_options, convert, parse, unknown
 
 if TYPE_CHECKING:
     from shortlist.rerank.base import Reranker
@@ -127,8 +128,8 @@ class Funnel:
 
     @property
     def stage1_spec(self) -> str:
-        """Stage 1 as ``shortlist eval --mode`` spells it: ``"dense"``, ``"bm25"`` or
-        ``"hybrid:weighted:w=0.7"`` (the hybrid fusion spelt out)."""
+        """Stage 1 as ``shortlist eval --mode`` spells it (:func:`parse_stage1` reads it):
+        ``"dense"``, ``"bm25"`` or ``"hybrid:weighted:w=0.7"`` (the hybrid fusion spelt out)."""
         return self.mode if self.mode != "hybrid" else f"hybrid:{self.hybrid}"
 
     def replace(self, **changes: Any) -> Funnel:
@@ -228,6 +229,41 @@ def fusion_spec(value: object) -> str:
         return AUTO
     parsed = Fusion.parse(value)  # type: ignore[arg-type]
     return "none" if parsed is None else str(parsed)
+
+
+def parse_stage1(text: str) -> tuple[str, Fusion | None]:
+    """A stage-1 mode spec (``shortlist eval --mode``, :attr:`Funnel.stage1_spec`) as (mode,
+    hybrid fusion): ``dense``, ``bm25``, ``hybrid`` (``None``: the index's own fusion),
+    ``hybrid:alpha=0.5`` (the dense weight) or ``hybrid:`` + a fusion spec (``hybrid:rrf``,
+    ``hybrid:weighted:w=0.3``). The grammar is :mod:`shortlist.spec`'s."""
+    spec = parse(text, what="stage-1 mode")
+    if spec.name not in MODES:
+        raise unknown("stage-1 mode", spec.name, MODES, spec=spec)
+    if spec.name != "hybrid":
+        if spec.argument is not None or spec.options:
+            raise InvalidInputError(
+                f"Stage-1 mode {spec.text!r}: {spec.name!r} takes no options; write "
+                f"{spec.name!r} (only hybrid has a fusion)."
+            )
+        return spec.name, None
+    check_options(spec, ["alpha"], "stage-1 mode 'hybrid'")
+    if "alpha" in spec.options:
+        alpha = convert(spec, "alpha", float)
+        if spec.argument or not 0.0 <= alpha <= 1.0:
+            raise InvalidInputError(
+                f"Stage-1 mode {spec.text!r}: write hybrid:alpha=A with A within 0..1 (the "
+                "dense weight), or hybrid:<fusion spec> such as hybrid:rrf."
+            )
+        return "hybrid", Fusion("weighted", weight=alpha)
+    if not spec.argument:
+        return "hybrid", None
+    fusion = Fusion.parse(spec.argument)
+    if fusion is None:
+        raise InvalidInputError(
+            f"Stage-1 mode {spec.text!r}: hybrid needs a fusion; for one list alone write "
+            "dense or bm25."
+        )
+    return "hybrid", fusion
 
 
 def resolve_fusion(

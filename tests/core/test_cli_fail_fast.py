@@ -76,11 +76,13 @@ SEARCH_MISTAKES = [
     pytest.param(
         ["--reranker", "onx:cross-encoder/ms-marco-MiniLM-L-12-v2"],
         "--reranker 'onx:cross-encoder/ms-marco-MiniLM-L-12-v2': Unknown reranker backend "
-        "'onx'. Did you mean 'onnx'?",
+        "'onx' in 'onx:cross-encoder/ms-marco-MiniLM-L-12-v2'. Did you mean 'onnx'?",
         id="spec-typo",
     ),
     pytest.param(
-        ["--reranker", "onnx?treads=2"], "'treads' (did you mean 'threads'?)", id="option-typo"
+        ["--reranker", "onnx?treads=2"],
+        "'treads' for the 'onnx' reranker in 'onnx?treads=2'. Did you mean 'threads'?",
+        id="option-typo",
     ),
     pytest.param(
         ["--reranker", "cohere:rerank-v3.5"],

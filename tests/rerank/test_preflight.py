@@ -42,7 +42,7 @@ def _check_in_fresh_process(spec: str) -> dict[str, object]:
     ("spec", "error", "says"),
     [
         ("onx:cross-encoder/ms-marco-MiniLM-L-12-v2", "UnknownBackendError", "'onnx'"),
-        ("onnx?treads=2", "InvalidInputError", "did you mean 'threads'"),
+        ("onnx?treads=2", "InvalidInputError", "Did you mean 'threads'?"),
         ("onnx?threads=0", "InvalidInputError", "threads must be a positive integer"),
         ("onnx?activation=softmax", "InvalidInputError", "activation must be"),
         ("onnx:./no-such-model-dir", "ModelNotFoundError", "does not exist"),

@@ -16,7 +16,7 @@ from shortlist.errors import (
 )
 from shortlist.rerank import BACKENDS, load_reranker
 from shortlist.rerank import _backend_class as backend_class
-from shortlist.rerank import _parse_spec as parse_spec
+from shortlist.rerank import _reranker_spec as reranker_spec
 from shortlist.rerank.base import apply_activation
 
 
@@ -35,12 +35,13 @@ from shortlist.rerank.base import apply_activation
     ],
 )
 def test_parse_spec(spec: str, expected: tuple[str, str | None]) -> None:
-    assert parse_spec(spec) == expected
+    parsed = reranker_spec(spec)
+    assert (parsed.name, parsed.argument) == expected
 
 
 def test_unknown_backend_lists_valid_names_and_suggests() -> None:
     with pytest.raises(UnknownBackendError) as info:
-        parse_spec("onxx:/models/x")
+        reranker_spec("onxx:/models/x")
     message = str(info.value)
     assert "Did you mean 'onnx'?" in message
     for name in BACKENDS:
@@ -82,7 +83,7 @@ def test_lazy_exports() -> None:
 
 def test_importing_rerank_imports_nothing_heavy() -> None:
     code = (
-        "import sys, shortlist.rerank as r; r._parse_spec('onnx:x'); "
+        "import sys, shortlist.rerank as r; r._reranker_spec('onnx:x'); "
         "heavy = [m for m in ('torch', 'onnxruntime', 'cohere', 'sentence_transformers', "
         "'tokenizers') if m in sys.modules]; print(','.join(heavy))"
     )
@@ -192,18 +193,28 @@ def test_sigmoid_is_stable_and_none_is_identity() -> None:
 
 
 def test_spec_options_are_parsed_and_converted() -> None:
-    from shortlist.rerank import _spec_options as spec_options
+    from shortlist.rerank import _constructor_call
 
-    spec = "onnx:/models/a:b?dequantize=true&threads=2&activation=none&long_documents=windows"
-    assert parse_spec(spec) == ("onnx", "/models/a:b")
-    assert spec_options(spec) == {
-        "dequantize": True,
-        "threads": 2,
-        "activation": "none",  # stays the string the backend expects
-        "long_documents": "windows",
-    }
-    assert spec_options("cohere:rerank-v3.5?timeout=2.5") == {"timeout": 2.5}
-    assert spec_options("onnx") == {}
+    for sep in "&,":  # "," is canonical, "&" is how older specs joined options
+        spec = sep.join(
+            [
+                "onnx:/models/a:b?dequantize=true",
+                "threads=2",
+                "activation=none",
+                "long_documents=windows",
+            ]
+        )
+        cls, options = _constructor_call(spec, {})
+        assert cls.backend == "onnx"
+        assert options == {
+            "dequantize": True,
+            "threads": 2,
+            "activation": "none",  # stays the string the backend expects
+            "long_documents": "windows",
+            "model": "/models/a:b",
+        }
+    assert _constructor_call("cohere:rerank-v3.5?timeout=2.5", {})[1]["timeout"] == 2.5
+    assert _constructor_call("onnx", {})[1] == {}
 
 
 @pytest.mark.parametrize(
@@ -227,7 +238,7 @@ def test_spec_options_reach_the_backend_and_conflicts_are_rejected(
     assert reranker.activation == "none"  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError, match="both in the spec"):
         load_reranker(f"onnx:{onnx_model_path}?threads=1", threads=2)
-    with pytest.raises(InvalidInputError, match="did you mean 'threads'"):
+    with pytest.raises(InvalidInputError, match="Did you mean 'threads'"):
         load_reranker(f"onnx:{onnx_model_path}?thread=1")
 
 

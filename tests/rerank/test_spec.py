@@ -38,7 +38,7 @@ def _same_scores(a: object, b: object) -> None:
 def test_onnx_spec_keeps_the_hub_id(model_dir: None, onnx_model_path: Path) -> None:
     reranker = OnnxReranker(HUB_ID, max_length=128, activation="none")
     assert reranker.model_path != Path(HUB_ID)  # resolved to a local directory...
-    assert reranker.spec == f"onnx:{HUB_ID}?activation=none&max_length=128"  # ...not in spec
+    assert reranker.spec == f"onnx:{HUB_ID}?activation=none,max_length=128"  # ...not in spec
     again = load_reranker(reranker.spec)
     assert again.spec == reranker.spec
     _same_scores(again, reranker)
@@ -48,7 +48,7 @@ def test_cross_encoder_spec_round_trips(model_dir: None) -> None:
     reranker = CrossEncoderReranker(
         HUB_ID, device="cpu", max_length=128, activation="none", batch_size=4
     )
-    assert reranker.spec == f"cross-encoder:{HUB_ID}?max_length=128&activation=none"
+    assert reranker.spec == f"cross-encoder:{HUB_ID}?max_length=128,activation=none"
     again = load_reranker(reranker.spec, device="cpu")
     assert again.spec == reranker.spec
     _same_scores(again, reranker)
@@ -66,7 +66,7 @@ def test_cohere_spec_round_trips_without_the_key(
     )  # fmt: skip
     spec = reranker.spec
     assert cohere_server.api_key not in spec
-    assert spec == f"cohere:rerank-v3.5?base_url={cohere_server.url}&max_tokens_per_doc=256"
+    assert spec == f"cohere:rerank-v3.5?base_url={cohere_server.url},max_tokens_per_doc=256"
     monkeypatch.setenv("CO_API_KEY", cohere_server.api_key)  # a reload reads the key here
     again = load_reranker(spec)
     assert again.spec == spec

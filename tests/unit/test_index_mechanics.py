@@ -79,9 +79,13 @@ def test_ivfpq_needs_enough_training_data() -> None:
 @pytest.mark.parametrize(
     ("spec", "message", "error"),
     [
-        ("annoy", "Unknown index spec", UnknownBackendError),
+        ("annoy", "Unknown index type 'annoy'", UnknownBackendError),
         ("hnsw:m=abc", "must be an integer", InvalidInputError),
-        ("hnsw:efsearch=3", "valid options: m, ef_construction, ef_search", InvalidInputError),
+        (
+            "hnsw:efsearch=3",
+            r"Did you mean 'ef_search'\? Valid options: m, ef_construction, ef_search",
+            InvalidInputError,
+        ),
         ("hnsw:m=0", "must be positive", InvalidInputError),
         ("faiss:", "needs a FAISS factory string", InvalidInputError),
     ],

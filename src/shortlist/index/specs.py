@@ -1,6 +1,6 @@
 """Index specs: a short string picks the FAISS structure and its search-time knobs.
 
-Grammar: ``NAME[:key=value,...]`` with NAME one of
+Grammar (:mod:`shortlist.spec`, ``docs/specs.md``): ``NAME[:key=value,...]`` with NAME one of
 
 * ``flat`` (default) -- exact inner product; best quality, fine up to ~1M vectors;
 * ``hnsw`` -- graph index (``m``=32, ``ef_construction``=80, ``ef_search``=64), fast and
@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from shortlist.errors import InvalidInputError, UnknownBackendError
+from shortlist.spec import check_options, convert, format_spec, parse, unknown
 
 _DEFAULTS: dict[str, dict[str, int]] = {
     "flat": {},
@@ -37,10 +38,8 @@ class IndexSpec:
 
     def __str__(self) -> str:
         if self.kind == "faiss":
-            return f"faiss:{self.factory}"
-        if not self.params:
-            return self.kind
-        return self.kind + ":" + ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+            return format_spec("faiss", self.factory)
+        return format_spec(self.kind, options=dict(sorted(self.params.items())))
 
     def factory_string(self, dim: int, n_train: int) -> str:
         """The FAISS ``index_factory`` string, sizing IVF-PQ from ``n_train`` if unset."""
@@ -78,42 +77,35 @@ def _divisor_near(dim: int, target: int) -> int:
 
 
 def parse_spec(spec: str | IndexSpec | None) -> IndexSpec:
-    """Parse ``"hnsw:m=16,ef_search=128"`` and friends; bad specs get a clear error."""
+    """Parse ``"hnsw:m=16,ef_search=128"`` and friends (the grammar of :mod:`shortlist.spec`)."""
     if spec is None:
         return IndexSpec("flat")
     if isinstance(spec, IndexSpec):
         return spec
-    text = spec.strip()
-    name, _, rest = text.partition(":")
-    name = name.strip().lower()
-    if name == "faiss":
-        if not rest.strip():
+    parsed = parse(spec, what="index spec")
+    if parsed.name == "faiss":
+        if not parsed.argument or parsed.options:
             raise InvalidInputError(
-                "'faiss:' needs a FAISS factory string, e.g. 'faiss:IVF1024,Flat'."
+                f"Index spec {parsed.text!r} needs a FAISS factory string after 'faiss:', "
+                "e.g. 'faiss:IVF1024,Flat'."
             )
-        return IndexSpec("faiss", {}, rest.strip())
-    if name not in _DEFAULTS:
-        raise UnknownBackendError(
-            f"Unknown index spec {spec!r}. Use one of: flat, hnsw[:m=32,ef_search=64], "
-            "ivfpq[:nlist=1024,m=48,nprobe=16], or faiss:<index_factory string>."
+        return IndexSpec("faiss", {}, parsed.argument)
+    if parsed.name not in _DEFAULTS:
+        raise unknown(
+            "index type", parsed.name, [*_DEFAULTS, "faiss"], spec=parsed, error=UnknownBackendError
         )
-    params = dict(_DEFAULTS[name])
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = part.partition("=")
-        key = key.strip()
-        if not eq or key not in params:
-            valid = ", ".join(params) or "none"
+    if parsed.argument:
+        raise InvalidInputError(
+            f"Index spec {parsed.text!r}: {parsed.name!r} takes options, not an argument; "
+            "write e.g. 'hnsw:m=32,ef_search=64'."
+        )
+    params = dict(_DEFAULTS[parsed.name])
+    check_options(parsed, params, f"index type {parsed.name!r}")
+    for key in parsed.options:
+        params[key] = convert(parsed, key, int)
+        unset_ok = parsed.name == "ivfpq" and key in ("nlist", "m")  # sized from the data
+        if params[key] < 0 or (params[key] == 0 and not unset_ok):
             raise InvalidInputError(
-                f"Bad option {part!r} in index spec {spec!r}; valid options: {valid}."
+                f"Option {key!r} in {parsed.text!r} must be positive, got {params[key]}."
             )
-        try:
-            params[key] = int(value)
-        except ValueError:
-            raise InvalidInputError(
-                f"Index spec option {key} must be an integer, got {value!r}."
-            ) from None
-        if params[key] < 0 or (
-            params[key] == 0 and not (name == "ivfpq" and key in ("nlist", "m"))
-        ):
-            raise InvalidInputError(f"Index spec option {key} must be positive, got {params[key]}.")
-    return IndexSpec(name, params)
+    return IndexSpec(parsed.name, params)

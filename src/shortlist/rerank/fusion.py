@@ -8,7 +8,7 @@ never saw; combining the two rankings is a cheap hedge. Two methods:
 * ``weighted`` -- ``w * minmax(relevance) + (1 - w) * minmax(retrieval)`` over the
   candidate set, for when you want to lean on one stage (``w`` = reranker weight).
 
-Specs: ``"rrf"``, ``"rrf:k=60"``, ``"weighted"``, ``"weighted:w=0.7"``.
+Specs (``docs/specs.md``): ``"rrf"``, ``"rrf:k=60"``, ``"weighted"``, ``"weighted:w=0.7"``.
 
 :func:`best_first` lives here too, as the single ranking sort: fusion ranks each signal
 with it and :mod:`shortlist.rerank.ranking` orders the final scores with it, so ties
@@ -23,6 +23,13 @@ import numpy as np
 
 from shortlist._validate import finite_number
 from shortlist.errors import InvalidInputError
+from shortlist.spec import check_options, convert, format_spec, parse, unknown
+
+_OPTIONS: dict[str, dict[str, str]] = {
+    "rrf": {"k": "k"},
+    "weighted": {"w": "weight", "weight": "weight"},
+}
+"""Each fusion's spec options -> the :class:`Fusion` field they set (``weight`` is ``w``)."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,8 @@ class Fusion:
     weight: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.method not in ("rrf", "weighted"):
-            raise InvalidInputError(f"Unknown fusion {self.method!r}; use 'rrf' or 'weighted'.")
+        if self.method not in _OPTIONS:
+            raise unknown("fusion", self.method, list(_OPTIONS))
         finite_number("rrf k", self.k)
         finite_number("weighted fusion w", self.weight)
         if self.k <= 0:
@@ -45,7 +52,8 @@ class Fusion:
 
     @classmethod
     def parse(cls, spec: str | Fusion | None) -> Fusion | None:
-        """Parse ``"rrf:k=60"`` / ``"weighted:w=0.7"``; ``None`` or ``"none"`` means no fusion."""
+        """Parse ``"rrf:k=60"`` / ``"weighted:w=0.7"`` (the grammar of :mod:`shortlist.spec`);
+        ``None`` or ``"none"`` means no fusion."""
         if spec is None or isinstance(spec, Fusion):
             return spec
         if not isinstance(spec, str):
@@ -53,24 +61,22 @@ class Fusion:
                 f"fusion must be a Fusion, a spec such as 'rrf' or 'weighted:w=0.7', or None; "
                 f"got {spec!r}."
             )
-        name, _, rest = spec.strip().lower().partition(":")
-        if name in ("", "none"):
+        if spec.strip().lower() in ("", "none"):
             return None
-        options: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in rest.split(","))):
-            key, eq, value = part.partition("=")
-            field = {"k": "k", "w": "weight", "weight": "weight"}.get(key.strip())
-            if not eq or field is None:
-                raise InvalidInputError(
-                    f"Bad fusion option {part!r} in {spec!r}; use k=… (rrf) or w=… (weighted)."
-                )
-            try:
-                options[field] = float(value)
-            except ValueError:
-                raise InvalidInputError(
-                    f"Fusion option {key} must be a number, got {value!r}."
-                ) from None
-        return cls(method=name, **options)
+        parsed = parse(spec, what="fusion spec")
+        fields = _OPTIONS.get(parsed.name)
+        if fields is None:
+            raise unknown("fusion", parsed.name, ["none", *_OPTIONS], spec=parsed)
+        if parsed.argument:
+            raise InvalidInputError(
+                f"Fusion {parsed.text!r} takes options, not an argument: write e.g. "
+                "'rrf:k=60' or 'weighted:w=0.7'."
+            )
+        check_options(parsed, fields, f"fusion {parsed.name!r}")
+        return cls(
+            parsed.name,
+            **{fields[key]: convert(parsed, key, float) for key in fields if key in parsed.options},
+        )
 
     def fuse(self, retrieval: np.ndarray, relevance: np.ndarray) -> np.ndarray:
         """Fused score per candidate; inputs are the two stages' scores, higher is better."""
@@ -78,7 +84,7 @@ class Fusion:
         relevance = np.asarray(relevance, dtype=np.float64)
         if self.method == "rrf":
             return 1.0 / (self.k + _ranks(retrieval)) + 1.0 / (self.k + _ranks(relevance))
-        return self.weight * _minmax(relevance) + (1.0 - self.weight) * _minmax(retrieval)
+        return self.weight * minmax(relevance) + (1.0 - self.weight) * minmax(retrieval)
 
     @property
     def mix_weight(self) -> float | None:
@@ -87,7 +93,8 @@ class Fusion:
         return self.weight if self.method == "weighted" else None
 
     def __str__(self) -> str:
-        return f"rrf:k={self.k:g}" if self.method == "rrf" else f"weighted:w={self.weight:g}"
+        value = f"{self.k:g}" if self.method == "rrf" else f"{self.weight:g}"
+        return format_spec(self.method, options={"k" if self.method == "rrf" else "w": value})
 
 
 def best_first(scores: np.ndarray) -> np.ndarray:
@@ -103,8 +110,17 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _minmax(scores: np.ndarray) -> np.ndarray:
-    if len(scores) == 0:
-        return scores
-    lo, hi = float(scores.min()), float(scores.max())
-    return np.zeros_like(scores) if hi == lo else (scores - lo) / (hi - lo)
+def minmax(values: np.ndarray) -> np.ndarray:
+    """Scale present values to 0..1; absent (NaN) ones count as 0.
+
+    All equal present values scale to 1: in a hybrid list, being found at all must beat
+    being absent; among candidates that all carry a score it only shifts every fused
+    score alike, so the order is the same either way. The one min-max of the package.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    present = np.isfinite(values)
+    out = np.zeros(len(values))
+    if present.any():
+        lo, hi = values[present].min(), values[present].max()
+        out[present] = 1.0 if hi == lo else (values[present] - lo) / (hi - lo)
+    return out
