@@ -16,9 +16,9 @@ import contextvars
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,3 +42,24 @@ async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs)
     ctx = contextvars.copy_context()
     call = functools.partial(ctx.run, fn, *args, **kwargs)
     return await loop.run_in_executor(_executor(), call)
+
+
+def offloaded(
+    method: Callable[Concatenate[Any, P], T],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
+    """The async twin of a CPU-bound method: the same call, run in the shortlist pool.
+
+    ``asearch = offloaded(search)`` writes the behaviour once. The twin looks the method up
+    on the instance at call time, so a subclass that overrides ``search`` gets its own
+    override offloaded, not the base class's.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def twin(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        bound: Callable[..., T] = getattr(self, name)
+        return await run_blocking(bound, *args, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = f"a{name}" if not name.startswith("_") else f"_a{name[1:]}"
+    twin.__doc__ = f"Async :meth:`{name}` (same arguments), in shortlist's worker pool."
+    return twin

@@ -94,9 +94,15 @@ def read_jsonl_corpus(path: Path) -> Iterator[Document]:
 def document_from_line(line: str, where: str) -> Document:
     """One corpus line as a Document (also how a Ray Data job reads a corpus's lines)."""
     row = json_object(line, where)
-    doc_id = row.pop("_id", None) or row.pop("id", None)
+    doc_id = row.pop("_id", None)
+    if doc_id is None:  # not `or`: an id of 0 is an id
+        doc_id = row.pop("id", None)
     if doc_id is None or "text" not in row:
         raise InvalidInputError(f"{where}: each line needs '_id' (or 'id') and 'text'.")
+    if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or doc_id == "":
+        raise InvalidInputError(
+            f"{where}: '_id' must be a non-empty string or an integer, got {doc_id!r}."
+        )
     title = str(row.get("title") or "")
     text = str(row.pop("text") or "")
     metadata = {k: v for k, v in row.items() if k != "metadata"}

@@ -6,6 +6,7 @@ index over the same (cached) encoder, so tests cannot disturb each other.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,12 @@ def test_rejects_what_it_cannot_store(fresh: ShortlistVectorStore) -> None:
         fresh.similarity_search("x", k=1, fetch_k=10)
     with pytest.raises(InvalidInputError):
         ShortlistVectorStore()
+    before = len(fresh.index)
+    with pytest.raises(InvalidInputError, match=r"list of texts, not a single string"):
+        fresh.add_texts("abc")  # used to store three one-letter documents
+    with pytest.raises(InvalidInputError, match=r"add_texts\(\) takes a list of texts"):
+        asyncio.run(fresh.aadd_texts("abc"))
+    assert len(fresh.index) == before
 
 
 def test_store_index_serves_the_retriever(fresh: ShortlistVectorStore) -> None:

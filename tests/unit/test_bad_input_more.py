@@ -14,6 +14,7 @@ import pytest
 
 from shortlist import Document, Index, IndexFormatError, InvalidInputError, Pipeline
 from shortlist.documents import Hit
+from shortlist.index import ShardedIndex
 from shortlist.rerank.base import Reranker
 from shortlist.rerank.fusion import Fusion
 from tests.unit.test_bad_input import _index
@@ -28,6 +29,15 @@ class Overlap(Reranker):
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
         words = set(query.split())
         return np.array([len(words & set(t.split())) for t in texts], dtype=np.float64)
+
+
+def _set_against_list(_: Index) -> Any:
+    index = Index.build(["t", "u"], HashEncoder(), metadatas=[{"tags": ["x"]}, {"tags": "y"}])
+    return index.search("t", 2, filter={"tags": {"$in": {"x"}}})
+
+
+def _sharded() -> ShardedIndex:
+    return ShardedIndex.build(["alpha", "beta"], HashEncoder(), ids=["a", "b"])
 
 
 HITS = [Hit(Document("a", "alpha text"), score=0.9, rank=1, retrieval_score=0.9)]
@@ -62,7 +72,7 @@ CASES: list[tuple[str, Callable[[Index], Any], str]] = [
     ("rerank_hits budget NaN", lambda i: Overlap().rerank_hits("q", HITS, budget_ms=NAN), "budget"),
     ("weighted w=2", lambda i: Fusion.parse("weighted:w=2"), "within 0..1"),
     ("rrf k=0", lambda i: Fusion.parse("rrf:k=0"), "positive"),
-    ("rrf unknown option", lambda i: Fusion.parse("rrf:x=1"), "Bad fusion option"),
+    ("rrf unknown option", lambda i: Fusion.parse("rrf:x=1"), "Unknown option 'x'"),
     ("fusion option not a number", lambda i: Fusion.parse("rrf:k=ten"), "must be a number"),
     ("fusion of the wrong type", lambda i: Fusion.parse(3), "fusion must be"),  # type: ignore[arg-type]
     # updates
@@ -92,6 +102,26 @@ CASES: list[tuple[str, Callable[[Index], Any], str]] = [
     ("query not a str", lambda i: i.search(["q"], 2), "str"),  # type: ignore[arg-type]
     ("search_batch with one string", lambda i: i.search_batch("q", 2), "list of queries"),
     ("vector of the wrong width", lambda i: i.search_vectors(np.ones((1, 3)), 2), "dim"),
+    ("3-D query vectors", lambda i: i.search_vectors(np.ones((1, 16, 16)), 2), "2-D array"),
+    ("query vectors of strings", lambda i: i.search_vectors([["a"] * 16], 2), "must be numbers"),
+    # the outside campaign's last raw (numpy / Python) and silent rows
+    ("$in with a set against list metadata", _set_against_list, "callable filter"),
+    ("embeddings of strings", lambda i: i.add(["x"], embeddings=[["a"] * 16]), "must be numbers"),
+    (
+        "embeddings of numeric strings",
+        lambda i: i.upsert(["x"], embeddings=[["1"] * 16]),
+        "numbers",
+    ),
+    ("ragged embeddings", lambda i: i.add(["x", "y"], embeddings=[[1.0] * 16, [1.0]]), "numeric"),
+    ("delete(None)", lambda i: i.delete(None), r"list of ids, got None; .*index\.ids"),  # type: ignore[arg-type]
+    ("get(None)", lambda i: i.get(None), "list of ids, got None"),  # type: ignore[arg-type]
+    ("get an int id", lambda i: i.get([0]), r"ids\[0\] is 0"),  # type: ignore[list-item]
+    ("batch_size=0", lambda i: Index(HashEncoder(), batch_size=0), "batch_size must be a positive"),
+    ("batch_size='32'", lambda i: Index(HashEncoder(), batch_size="32"), "batch_size"),  # type: ignore[arg-type]
+    ("batch_size=-1 (was silent)", lambda i: Index(HashEncoder(), batch_size=-1), "batch_size"),
+    ("sharded batch_size=0", lambda i: ShardedIndex(HashEncoder(), batch_size=0), "batch_size"),
+    ("sharded get(None)", lambda i: _sharded().get(None), "list of ids"),  # type: ignore[arg-type]
+    ("sharded 3-D vectors", lambda i: _sharded().search_vectors(np.ones((2, 2, 16))), "2-D"),
 ]
 
 

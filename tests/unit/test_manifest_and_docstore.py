@@ -5,14 +5,17 @@ Also: the document store's bookkeeping, and two threads adding one id (one must 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shortlist import Document, Index, IndexFormatError, InvalidInputError
+from shortlist.index import ShardedIndex, load_index
 from shortlist.index.docstore import DocStore
 from tests.unit.toy import HashEncoder
 
@@ -83,6 +86,77 @@ def test_malformed_fields_are_refused(tmp_path: Path, field: str, value: object)
     path = _saved(tmp_path)
     _edit(path, **{field: value})
     with pytest.raises(IndexFormatError):
+        Index.load(path, encoder=HashEncoder())
+
+
+def _resum(path: Path) -> None:
+    """Update the manifest's checksums after damaging a file, so only deeper checks see it."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    folder = path / manifest["generation"]
+    manifest["files"] = {
+        n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in manifest["files"]
+    }
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _rewrite(path: Path, name: str, change: Callable[[bytes], bytes]) -> None:
+    file = path / json.loads((path / "manifest.json").read_text())["generation"] / name
+    file.write_bytes(change(file.read_bytes()))
+    _resum(path)
+
+
+DAMAGE: list[tuple[str, Callable[[Path], None], str]] = [
+    (
+        "truncated index.faiss",
+        lambda p: _rewrite(p, "index.faiss", lambda b: b[:100]),
+        "index.faiss: FAISS cannot read it",
+    ),
+    (
+        "invalid UTF-8 in documents",
+        lambda p: _rewrite(p, "documents.jsonl", lambda b: b.replace(b"text 3", b"text \xff")),
+        "documents.jsonl:4: not UTF-8",
+    ),
+    ("factory null with documents", lambda p: _edit(p, factory=None), "factory is null"),
+    ("next_key = 10**30", lambda p: _edit(p, next_key=10**30), "next_key"),
+    ("next_key negative", lambda p: _edit(p, next_key=-1), "next_key"),
+]
+
+
+@pytest.mark.parametrize(("case", "damage", "message"), DAMAGE, ids=[d[0] for d in DAMAGE])
+def test_damage_behind_a_valid_checksum_is_a_format_error_at_load(
+    tmp_path: Path, case: str, damage: Callable[[Path], None], message: str
+) -> None:
+    """Each used to load and fail later, or raise faiss's / Python's own error."""
+    path = _saved(tmp_path)
+    damage(path)
+    with pytest.raises(IndexFormatError, match=message) as caught:
+        Index.load(path, encoder=HashEncoder())
+    assert "restore it from a backup, or rebuild it" in str(caught.value)
+
+
+def test_index_load_opens_a_sharded_index_too(tmp_path: Path) -> None:
+    sharded = ShardedIndex.build(
+        [f"text {i}" for i in range(12)], HashEncoder(), shards=3, ids=[f"d{i}" for i in range(12)]
+    )
+    path = sharded.save(tmp_path / "sharded")
+    loaded = Index.load(path, encoder=HashEncoder())
+    assert isinstance(loaded, ShardedIndex) and loaded.shards == 3
+    assert loaded.ids == sharded.ids
+    assert [h.id for h in loaded.search("text 4", 3)] == [h.id for h in sharded.search("text 4", 3)]
+    assert load_index(path, encoder=HashEncoder()).ids == sharded.ids  # the same function
+    assert isinstance(Index.load(_saved(tmp_path), encoder=HashEncoder()), Index)
+
+
+@pytest.mark.parametrize(("field", "value"), [("next_key", 10**30), ("spec", None), ("shards", [])])
+def test_a_damaged_sharded_manifest_is_a_format_error(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    """The sharded manifest goes through the same verification as a single index's."""
+    path = ShardedIndex.build(["a", "b"], HashEncoder(), ids=["a", "b"]).save(tmp_path / "s")
+    manifest = json.loads((path / "shards.json").read_text())
+    manifest[field] = value
+    (path / "shards.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="restore it from a backup"):
         Index.load(path, encoder=HashEncoder())
 
 

@@ -18,11 +18,7 @@ __all__ = ["BaseIndex", "Bm25", "Filter", "Index", "IndexSpec", "ShardedIndex", 
 def load_index(
     path: str | os.PathLike[str], encoder: Encoder | str | os.PathLike[str] | None = None
 ) -> BaseIndex:
-    """Open a saved index of either kind: sharded (a ``shards.json``) or one index."""
-    from shortlist.index.sharded_storage import is_sharded
-
-    if is_sharded(path):
-        return ShardedIndex.load(path, encoder)
+    """Open a saved index of either kind (the same as :meth:`Index.load`)."""
     return Index.load(path, encoder)
 
 

@@ -12,24 +12,24 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from shortlist._optional import require
-from shortlist.documents import Document, Hit
-from shortlist.encoders import Encoder, l2_normalize, load_encoder
-from shortlist.errors import InvalidInputError
+from shortlist.documents import Document
+from shortlist.encoders import Encoder
+from shortlist.encoders.base import l2_normalize
 from shortlist.index import hybrid, persist, structure
-from shortlist.index.base import BaseIndex, check_ids, check_k
+from shortlist.index.base import BaseIndex, IndexSettings
 from shortlist.index.docstore import DocStore
-from shortlist.index.filters import Filter, compile_filter
+from shortlist.index.filters import compile_filter
 from shortlist.index.lexical import Bm25
-from shortlist.index.specs import IndexSpec, parse_spec
-from shortlist.rerank.fusion import Fusion
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 _EXACT_FALLBACK = 4096  # approximate structures score filtered sets this small exactly
 
@@ -65,28 +65,12 @@ class Index(BaseIndex):
     def __init__(
         self,
         encoder: Encoder | str | os.PathLike[str] | None = None,
-        *,
-        spec: str | IndexSpec | None = None,
-        metric: str = "cosine",
-        batch_size: int = 32,
-        bm25: bool | Bm25 = True,
-        mode: str | None = None,
-        alpha: float | None = None,
-        rrf_k: float | None = None,
-        hybrid: Fusion | str | None = None,
+        **settings: Unpack[IndexSettings],
     ) -> None:
-        if metric not in ("cosine", "ip"):
-            raise InvalidInputError(f"metric must be 'cosine' or 'ip', got {metric!r}.")
-        self.bm25: Bm25 | None = bm25 if isinstance(bm25, Bm25) else (Bm25() if bm25 else None)
-        self._init_stage1(mode, alpha, rrf_k, hybrid)
-        self.encoder: Encoder = load_encoder(encoder)
-        self.spec = parse_spec(spec)
-        self.metric = metric
-        self.batch_size = batch_size
+        self._configure(encoder, **settings)
         self._faiss_index: Any = None  # created lazily: IVF sizes depend on the first batch
         self._factory: str | None = None
         self._store = DocStore()
-        self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -97,26 +81,12 @@ class Index(BaseIndex):
         *,
         metadatas: Sequence[Mapping[str, Any] | None] | None = None,
         ids: Sequence[str | None] | None = None,
-        spec: str | IndexSpec | None = None,
-        metric: str = "cosine",
-        batch_size: int = 32,
         show_progress: bool | None = None,
-        bm25: bool | Bm25 = True,
-        mode: str | None = None,
-        alpha: float | None = None,
-        hybrid: Fusion | str | None = None,
+        **settings: Unpack[IndexSettings],
     ) -> Index:
-        """Embed ``documents`` and return a ready index (progress bar on for >= 1000 docs)."""
-        index = cls(
-            encoder,
-            spec=spec,
-            metric=metric,
-            batch_size=batch_size,
-            bm25=bm25,
-            mode=mode,
-            alpha=alpha,
-            hybrid=hybrid,
-        )
+        """Embed ``documents`` and return a ready index (progress bar on for >= 1000 docs);
+        ``settings`` are the constructor's."""
+        index = cls(encoder, **settings)
         index.add(documents, metadatas=metadatas, ids=ids, show_progress=show_progress)
         return index
 
@@ -136,53 +106,29 @@ class Index(BaseIndex):
         with self._lock:
             return self._store.ids
 
-    def get(self, ids: Sequence[str]) -> list[Document]:
-        """The documents with these ids, in the given order; unknown ids are skipped."""
-        if isinstance(ids, str):
-            raise InvalidInputError(f"get() takes a list of ids, not a single string: [{ids!r}].")
+    def _get(self, ids: list[str]) -> list[Document]:
         with self._lock:
             return self._store.get(ids)
 
     # ----------------------------------------------------------------- mutation
-    def delete(self, ids: Iterable[str]) -> int:
-        """Remove documents by id; unknown ids are ignored. Returns how many were removed."""
-        ids = check_ids(ids)
+    def _delete(self, ids: list[str]) -> int:
         with self._lock:
             return self._remove(self._store.keys_of(ids))
 
-    def _insert(
-        self,
-        docs: list[Document],
-        embeddings: np.ndarray | None,
-        show: bool | None,
-        *,
-        replace: bool,
-        keys: np.ndarray | None = None,
-    ) -> list[str]:
-        """Embed (outside the lock) and store ``docs``; ``keys`` are given by a sharded index."""
-        if not docs:
-            return []
-        vectors = self._embed(docs, embeddings, show)  # outside the lock: the slow part
-        with self._lock:
-            if replace:
-                self._remove(self._store.keys_of(d.id for d in docs))
-            else:  # another thread may have added one of these ids while we encoded
-                self._refuse_taken(docs)
-            self._ensure_index(vectors)
-            keys = self._store.fresh_keys(len(docs)) if keys is None else keys
-            self._faiss_index.add_with_ids(vectors, keys)
-            self._store.assign(docs, keys)
-            if self.bm25 is not None:
-                self.bm25.invalidate()
-        return [d.id for d in docs]
+    def _write(
+        self, docs: list[Document], vectors: np.ndarray, *, replace: bool, keys: np.ndarray | None
+    ) -> None:
+        if replace:
+            self._remove(self._store.keys_of(d.id for d in docs))
+        self._ensure_index(vectors)
+        keys = self._store.fresh_keys(len(docs)) if keys is None else keys
+        self._faiss_index.add_with_ids(vectors, keys)
+        self._store.assign(docs, keys)
+        if self.bm25 is not None:
+            self.bm25.invalidate()
 
     def _refuse_taken(self, docs: list[Document]) -> None:
-        taken = self._store.taken(docs)
-        if taken:
-            raise InvalidInputError(
-                f"{len(taken)} id(s) already in the index, e.g. {taken[:3]}; use upsert() to "
-                "replace documents."
-            )
+        self._refuse(self._store.taken(docs))
 
     def _remove(self, keys: list[int]) -> int:
         if not keys:
@@ -194,11 +140,6 @@ class Index(BaseIndex):
         if self.bm25 is not None:
             self.bm25.invalidate(removed=keys)
         return self._store.remove(keys)
-
-    def _embed(
-        self, docs: list[Document], embeddings: np.ndarray | None, show: bool | None
-    ) -> np.ndarray:
-        return self._prepare(self._document_vectors(docs, embeddings, show))
 
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -212,45 +153,16 @@ class Index(BaseIndex):
         return "HNSW" not in (self._factory or "")
 
     # ----------------------------------------------------------------- search
-    def search_batch(
-        self,
-        queries: Sequence[str],
-        k: int = 10,
-        *,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        sparse_k: int | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> list[list[Hit]]:
-        """Search several queries at once (one batched encoder call)."""
-        plan = self._plan(queries, k, mode, alpha, sparse_k, hybrid)
-        if not plan.queries:
-            return []
-        found = self.ranked_lists(
-            plan.queries, self._encode(plan), k, depth=plan.depth, filter=filter
-        )
-        return [self._assemble(f, plan) for f in found]
-
-    def ranked_lists(
-        self,
-        queries: Sequence[str],
-        vectors: np.ndarray | None,
-        k: int,
-        *,
-        depth: int | None,
-        filter: Filter | None = None,
-    ) -> list[hybrid.Lists]:
-        """Stage 1 before fusion: per query, the best ``k`` by vector (when ``vectors`` are
-        given) and the best ``depth`` by BM25 (when ``depth`` is), with their documents.
-
-        Both lists order ties by key (older first), so lists from the shards of a sharded
-        index merge into exactly this index's lists.
-        """
-        if vectors is not None:
-            vectors = self._checked_vectors(vectors)
+    def _ranked(self, wanted: hybrid.Wanted) -> list[hybrid.Lists]:
+        """Both lists order ties by key (older first), so lists from the shards of a
+        sharded index merge into exactly this index's lists (vectors are checked again
+        here: a shard is called with them directly)."""
+        queries, k, depth, filter = wanted.queries, wanted.k, wanted.depth, wanted.filter
+        vectors = None
+        if wanted.vectors is not None:
+            vectors = self._prepare(self.query_vectors(wanted.vectors))
         predicate = compile_filter(filter) if filter is not None else None
-        n = len(queries) if vectors is None else len(vectors)
+        n = wanted.n
         with self._lock:
             if not self._store:
                 return [hybrid.Lists(None, None, {}) for _ in range(n)]
@@ -265,8 +177,8 @@ class Index(BaseIndex):
                 if depth is not None:
                     lexical = self.bm25.top(self._store, queries[i], depth, allowed)  # type: ignore[union-attr]
                 keys_i = [side[0] for side in (dense[i], lexical) if side is not None]
-                wanted = np.unique(np.concatenate(keys_i)).tolist() if keys_i else []
-                docs = {key: self._store.document(key) for key in wanted}
+                named = np.unique(np.concatenate(keys_i)).tolist() if keys_i else []
+                docs = {key: self._store.document(key) for key in named}
                 out.append(hybrid.Lists(dense[i], lexical, docs))
             return out
 
@@ -274,24 +186,6 @@ class Index(BaseIndex):
         """Add a BM25 index over the current documents (e.g. to an index saved without one)."""
         with self._lock:
             self.bm25 = bm25 or Bm25()
-
-    def search_vectors(
-        self, vectors: np.ndarray, k: int = 10, *, filter: Filter | None = None
-    ) -> list[list[Hit]]:
-        """Search with precomputed query vectors, shape ``(n, dim)``."""
-        check_k(k)
-        found = self.ranked_lists([], vectors, k, depth=None, filter=filter)
-        return [hybrid.assemble(f, "dense", k) for f in found]
-
-    def _checked_vectors(self, vectors: np.ndarray) -> np.ndarray:
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        if not np.all(np.isfinite(vectors)):
-            raise InvalidInputError("Query vectors contain NaN or infinity; check the encoder.")
-        if vectors.shape[1] != self.dim:
-            raise InvalidInputError(
-                f"Query vectors have dim {vectors.shape[1]}, index has {self.dim}."
-            )
-        return self._prepare(vectors)
 
     def _search_keys(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None
@@ -331,17 +225,29 @@ class Index(BaseIndex):
         encoder: Encoder | str | os.PathLike[str] | None = None,
         *,
         bm25: bool | Bm25 | None = None,
-    ) -> Index:
-        """Open a saved index; ``encoder`` defaults to the model recorded in its manifest.
+    ) -> BaseIndex:
+        """Open a saved index of either kind; ``encoder`` defaults to the model recorded
+        in its manifest.
 
-        The model is found by its name and fingerprint, not by the folder it was built
-        from, so a copied index folder loads on another machine (see
+        A folder saved by a :class:`~shortlist.index.ShardedIndex` opens as one, its
+        shards in this process (``ShardedIndex.load(path, ray=True)`` puts them on Ray
+        actors). The model is found by its name and fingerprint, not by the folder it was
+        built from, so a copied index folder loads on another machine (see
         :mod:`shortlist.encoders.identity`). Raises :class:`EncoderMismatchError` when the
         given encoder is another model or has another dimension.
 
         ``bm25``: ``None`` keeps what was saved; a :class:`Bm25` supplies a custom
         tokenizer (or, for an index saved without BM25, adds one, as ``True`` does).
         """
+        other = persist.saved_kind(Path(path))
+        if other is not None:
+            index: BaseIndex = other(Path(path), encoder, bm25)
+            return index
+        return cls._load_one(path, encoder, bm25=bm25)
+
+    @classmethod
+    def _load_one(cls, path: str | os.PathLike[str], encoder: Any, bm25: Any) -> Index:
+        """:meth:`load` of a single index's folder (how a shard opens its own)."""
         from shortlist.index import storage
 
         return storage.load(cls, Path(path), encoder, bm25)

@@ -49,7 +49,16 @@ def _validate(op: str, expected: Any) -> None:
 
 
 def _field(key: str, op: str, expected: Any, metadata: Mapping[str, Any]) -> bool:
-    return _compare(op, metadata.get(key, _MISSING), expected)
+    actual = metadata.get(key, _MISSING)
+    try:
+        return _compare(op, actual, expected)
+    except TypeError:  # only membership raises: an unhashable value tested against a set
+        raise InvalidInputError(
+            f"Filter {{{key!r}: {{{op!r}: ...}}}}: {op} with a set cannot test the "
+            f"{type(actual).__name__} value {actual!r} some documents hold; {op} compares the "
+            f"whole value. Pass the values as a list, or match list items with a callable "
+            f"filter, e.g. filter=lambda m: 'x' in m.get({key!r}, [])."
+        ) from None
 
 
 def _combined(

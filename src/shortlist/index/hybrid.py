@@ -11,6 +11,7 @@ Two fusions, as the frameworks name them:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from shortlist import defaults
 from shortlist.errors import InvalidInputError
-from shortlist.rerank.fusion import Fusion
+from shortlist.index.filters import Filter
+from shortlist.rerank.fusion import Fusion, minmax
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -146,23 +148,31 @@ def fuse(
     if alpha is None:
         score = sum(np.where(np.isfinite(r), 1.0 / (rrf_k + r), 0.0) for r in ranks.values())
     else:
-        score = alpha * _minmax(raw["dense"]) + (1 - alpha) * _minmax(raw["bm25"])
+        score = alpha * minmax(raw["dense"]) + (1 - alpha) * minmax(raw["bm25"])
     order = np.lexsort((ranks["bm25"], ranks["dense"], -np.asarray(score)))[:k]
     return Fused(keys[order], np.asarray(score)[order], raw["dense"][order], raw["bm25"][order])
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    """Scale present values to 0..1 (all equal: 1); absent (NaN) ones count as 0."""
-    present = np.isfinite(values)
-    out = np.zeros(len(values))
-    if present.any():
-        lo, hi = values[present].min(), values[present].max()
-        out[present] = 1.0 if hi == lo else (values[present] - lo) / (hi - lo)
-    return out
-
-
 Ranked = tuple[np.ndarray, np.ndarray]
 """One retriever's list for one query: (int64 keys, scores), best first."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What stage 1 asks an index (or each shard) for: per query, the best ``k`` by
+    vector when ``vectors`` are given, the best ``depth`` by BM25 when ``depth`` is, both
+    restricted by ``filter``."""
+
+    queries: Sequence[str]
+    vectors: np.ndarray | None
+    k: int
+    depth: int | None
+    filter: Filter | None
+
+    @property
+    def n(self) -> int:
+        """How many queries (by text, or by vector when only vectors are given)."""
+        return len(self.queries) if self.vectors is None else len(self.vectors)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ at any point leaves the old manifest pointing at the old, complete files. Loadin
 the format version and the sha256 of every file and raises :class:`IndexFormatError`.
 
 The manifest is written (:func:`manifest`) and validated (:func:`open_manifest`) here and
-nowhere else. Validation is strict because a manifest is input: its generation and file
-names must be the ones this module writes, so a crafted manifest can never make a load
-read outside the index folder.
+nowhere else; a sharded index's ``shards.json`` is read and committed with the same
+helpers (:func:`read_manifest_file`, :func:`write_json`, :func:`fsync_dir`). Validation
+is strict because a manifest is input: its generation and file names must be the ones
+this module writes, so a crafted manifest can never make a load read outside the index
+folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,11 @@ DOCS_FILE = "documents.jsonl"
 FILES = (FAISS_FILE, DOCS_FILE)
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
 _OPTIONAL_FILE = re.compile(r"bm25/[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
+MAX_KEY = 2**62
+"""Keys are FAISS int64 ids; a ``next_key`` past this is a damaged manifest, not a corpus
+(and would overflow on the next ``add``)."""
+Fields = Mapping[str, type | tuple[type, ...]]
+_REQUIRED: Fields = {
     "encoder": dict,
     "metric": str,
     "spec": str,
@@ -83,7 +89,16 @@ def manifest(
     }
 
 
-def _fsync_dir(path: Path) -> None:
+def damaged(where: Path | str, what: str) -> IndexFormatError:
+    """The error for a damaged index file: names the file and says how to recover."""
+    return IndexFormatError(
+        f"{where}: {what}. The index is damaged: restore it from a backup, or rebuild it "
+        "(Index.build(...).save(dir), or `shortlist index`)."
+    )
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or new entry in ``path`` durable (after ``os.replace``)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # some platforms cannot open directories; nothing to sync there
@@ -117,12 +132,22 @@ def write_documents(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 def read_documents(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the rows of a documents.jsonl file, with line numbers in errors."""
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             try:
-                yield json.loads(line)
+                yield json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise damaged(f"{path}:{lineno}", f"not UTF-8 text ({exc})") from exc
             except json.JSONDecodeError as exc:
-                raise IndexFormatError(f"{path}:{lineno}: corrupt JSON ({exc}).") from exc
+                raise damaged(f"{path}:{lineno}", f"corrupt JSON ({exc})") from exc
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a manifest (to its temporary name) and fsync it before it is swapped in."""
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _ours(name: str) -> bool:
@@ -160,7 +185,7 @@ def commit(directory: Path, manifest: dict[str, Any], write_files: Any) -> None:
             generation = _write_generation(directory, manifest, write_files)
             with locks.held(directory, locks.READ_LOCK, exclusive=True):
                 os.replace(directory / f".{MANIFEST}.{generation}.tmp", directory / MANIFEST)
-                _fsync_dir(directory)
+                fsync_dir(directory)
                 _remove_stale(directory, keep=generation)
     except (OSError, RuntimeError) as exc:
         if isinstance(exc, ShortlistError):
@@ -183,11 +208,8 @@ def _write_generation(directory: Path, manifest: dict[str, Any], write_files: An
             generation=generation,
             files={name: _sha256(folder / name) for name in (*FILES, *extra)},
         )
-        _fsync_dir(folder)
-        with (directory / f".{MANIFEST}.{generation}.tmp").open("w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fsync_dir(folder)
+        write_json(directory / f".{MANIFEST}.{generation}.tmp", manifest)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         (directory / f".{MANIFEST}.{generation}.tmp").unlink(missing_ok=True)
@@ -227,17 +249,7 @@ def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
     """Read and verify the manifest; return it and the current generation folder."""
     check_index_dir(directory)
     path = directory / MANIFEST
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexFormatError(f"{path} is corrupt: {exc}.") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexFormatError(f"{path} is not a shortlist manifest.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{directory} uses index format {manifest.get('format_version')}; this shortlist "
-            f"reads format {FORMAT_VERSION}. Rebuild the index or install a matching version."
-        )
+    manifest = read_manifest_file(path, FORMAT, FORMAT_VERSION, _REQUIRED)
     _check_fields(path, manifest)
     folder = directory / manifest["generation"]
     if folder.is_symlink() or not folder.is_dir():
@@ -247,18 +259,38 @@ def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
         if file.is_symlink() or not file.is_file():
             raise IndexFormatError(f"{directory}: {name} is missing from {folder.name}.")
         if _sha256(file) != digest:
-            raise IndexFormatError(
-                f"{file} does not match its checksum in the manifest (corrupted or modified)."
+            raise damaged(
+                file, "does not match its checksum in the manifest (corrupted or modified)"
             )
     return manifest, folder
 
 
-def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
-    """Every field present with its type, and names that stay inside the folder."""
-    for name, kind in _REQUIRED.items():
+def read_manifest_file(path: Path, format: str, version: int, fields: Fields) -> dict[str, Any]:
+    """A manifest file of either kind of index, checked as far as both share: UTF-8 JSON
+    of this ``format`` and ``version``, every field in ``fields`` of its type, and a
+    ``next_key`` that the next ``add`` can hand out."""
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise damaged(path, f"corrupt ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
+        raise IndexFormatError(f"{path} is not a {format} manifest.")
+    if manifest.get("format_version") != version:
+        raise IndexFormatError(
+            f"{path.parent} uses {format} format {manifest.get('format_version')}; this "
+            f"shortlist reads format {version}. Rebuild the index or install a matching version."
+        )
+    for name, kind in fields.items():
         value = manifest.get(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise IndexFormatError(f"{path}: field {name!r} is missing or malformed.")
+            raise damaged(path, f"field {name!r} is missing or malformed")
+    if not 0 <= manifest["next_key"] <= MAX_KEY:
+        raise damaged(path, f"next_key {manifest['next_key']} is outside 0..2**62")
+    return manifest
+
+
+def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
+    """Names that stay inside the folder, and counts that agree with each other."""
     if not _GENERATION.fullmatch(manifest["generation"]):
         raise IndexFormatError(
             f"{path}: generation {manifest['generation']!r} is not a generation this format "
@@ -276,6 +308,29 @@ def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
         )
     encoder = manifest["encoder"]
     if not isinstance(encoder.get("name"), str) or not isinstance(encoder.get("dim"), int):
-        raise IndexFormatError(f"{path}: encoder name/dim are missing or malformed.")
+        raise damaged(path, "encoder name/dim are missing or malformed")
     if not 0 <= manifest["count"] <= manifest["next_key"]:
-        raise IndexFormatError(f"{path}: count and next_key are inconsistent.")
+        raise damaged(path, "count and next_key are inconsistent")
+    if manifest["factory"] is None and manifest["count"]:
+        raise damaged(path, f"factory is null (an empty index) but count is {manifest['count']}")
+
+
+SavedKind = Callable[[Path, Any, Any], Any]
+"""Opens a saved folder of one kind: ``(path, encoder, bm25) -> index``."""
+
+_SAVED_KINDS: dict[str, SavedKind] = {}
+
+
+def register_saved_kind(manifest: str, opener: SavedKind) -> None:
+    """Let :meth:`Index.load <shortlist.index.Index.load>` open another kind of saved
+    index, told apart by the manifest file its folder holds. The kind registers itself
+    (the sharded index does), so no import here points up at it."""
+    _SAVED_KINDS[manifest] = opener
+
+
+def saved_kind(directory: Path) -> SavedKind | None:
+    """The registered opener for ``directory``, or ``None`` for a single index."""
+    for manifest, opener in _SAVED_KINDS.items():
+        if (directory / manifest).is_file():
+            return opener
+    return None

@@ -1,7 +1,7 @@
 """An index split into shards by document id, searched as one.
 
 Each shard is an ordinary :class:`~shortlist.index.Index` (:mod:`.shard`), in this process
-or on a Ray actor (:mod:`shortlist.scale.actors`). A query is encoded once, sent to every
+or on a Ray actor (:mod:`.shards`). A query is encoded once, sent to every
 shard, and the shards' ranked lists are merged before fusion (:func:`.hybrid.merge`), so
 on exact (flat) shards the result *is* the single index's: same ids, order and scores, in
 every mode and under filters. Two things make that hold:
@@ -20,7 +20,6 @@ go to the one shard that owns the document and an id can never exist twice.
 from __future__ import annotations
 
 import os
-import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -29,20 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shortlist.documents import Document, Hit
-from shortlist.encoders import Encoder, load_encoder
+from shortlist._validate import positive_int
+from shortlist.documents import Document
+from shortlist.encoders import Encoder
 from shortlist.encoders.identity import describe
-from shortlist.errors import InvalidInputError
-from shortlist.index import hybrid
-from shortlist.index.base import BaseIndex, check_ids, check_k
-from shortlist.index.filters import Filter, compile_filter
+from shortlist.index import hybrid, persist, sharded_storage
+from shortlist.index.base import BaseIndex, IndexSettings
 from shortlist.index.lexical import Bm25, CorpusStats
-from shortlist.index.shard import ShardWorker, shard_of
-from shortlist.index.specs import IndexSpec, parse_spec
-from shortlist.rerank.fusion import Fusion
+from shortlist.index.shard import shard_of
+from shortlist.index.shards import start_shards
 
 if TYPE_CHECKING:
-    from shortlist.scale.actors import Shards
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 
 class ShardedIndex(BaseIndex):
@@ -64,55 +61,20 @@ class ShardedIndex(BaseIndex):
         encoder: Encoder | str | os.PathLike[str] | None = None,
         *,
         shards: int = 2,
-        spec: str | IndexSpec | None = None,
-        metric: str = "cosine",
-        batch_size: int = 32,
-        bm25: bool | Bm25 = True,
-        mode: str | None = None,
-        alpha: float | None = None,
-        rrf_k: float | None = None,
-        hybrid: Fusion | str | None = None,
         ray: bool | Mapping[str, Any] = False,
         shard_cpus: float = 0.25,
+        **settings: Unpack[IndexSettings],
     ) -> None:
-        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-            raise InvalidInputError(f"shards must be a positive integer, got {shards!r}.")
-        self._init_state(
-            load_encoder(encoder),
-            spec=spec,
-            metric=metric,
-            bm25=bm25 if isinstance(bm25, Bm25) else (Bm25() if bm25 else None),
-            mode=mode,
-            alpha=alpha,
-            rrf_k=rrf_k,
-            hybrid=hybrid,
-            batch_size=batch_size,
-        )
-        self._shards = _start(self._worker_options(), [None] * shards, ray, shard_cpus)
+        shards = positive_int("shards", shards)
+        self._init_state(encoder, **settings)
+        self._shards = start_shards(self._worker_options(), [None] * shards, ray, shard_cpus)
 
     def _init_state(
-        self,
-        encoder: Encoder,
-        *,
-        spec: str | IndexSpec | None,
-        metric: str,
-        bm25: Bm25 | None,
-        mode: str | None,
-        alpha: float | None,
-        rrf_k: float | None,
-        hybrid: Fusion | str | None = None,
-        batch_size: int = 32,
+        self, encoder: Encoder | str | os.PathLike[str] | None, **settings: Any
     ) -> None:
-        """Everything but the shards (which a load starts on their saved folders)."""
-        if metric not in ("cosine", "ip"):
-            raise InvalidInputError(f"metric must be 'cosine' or 'ip', got {metric!r}.")
-        self.bm25 = bm25
-        self._init_stage1(mode, alpha, rrf_k, hybrid)
-        self.encoder = encoder
-        self.spec = parse_spec(spec)
-        self.metric = metric
-        self.batch_size = batch_size
-        self._lock = threading.RLock()
+        """Everything but the shards (which a load starts on their saved folders); the
+        settings are :meth:`BaseIndex._configure`'s."""
+        self._configure(encoder, **settings)
         self._next_key = 0
         self._stats_fresh = True  # BM25 statistics match the corpus (nothing to push)
 
@@ -131,7 +93,7 @@ class ShardedIndex(BaseIndex):
         index = cls.__new__(cls)
         index._init_state(encoder, **state)
         index._next_key = next_key
-        index._shards = _start(index._worker_options(), paths, ray, shard_cpus)
+        index._shards = start_shards(index._worker_options(), paths, ray, shard_cpus)
         return index
 
     def _worker_options(self) -> dict[str, Any]:
@@ -192,10 +154,8 @@ class ShardedIndex(BaseIndex):
             pairs = [pair for part in self._shards.each("id_keys") for pair in part]
         return [doc_id for _, doc_id in sorted(pairs)]
 
-    def get(self, ids: Sequence[str]) -> list[Document]:
-        if isinstance(ids, str):
-            raise InvalidInputError(f"get() takes a list of ids, not a single string: [{ids!r}].")
-        routed = self._route(list(ids))
+    def _get(self, ids: list[str]) -> list[Document]:
+        routed = self._route(ids)
         found = {
             d.id: d
             for part in self._shards.some({s: ("get", (i,)) for s, i in routed.items()})
@@ -210,8 +170,8 @@ class ShardedIndex(BaseIndex):
         return routed
 
     # ----------------------------------------------------------------- mutation
-    def delete(self, ids: Iterable[str]) -> int:
-        routed = self._route(check_ids(ids))
+    def _delete(self, ids: list[str]) -> int:
+        routed = self._route(ids)
         with self._lock:
             removed = sum(self._shards.some({s: ("delete", (i,)) for s, i in routed.items()}))
             self._stats_fresh = self._stats_fresh and removed == 0
@@ -219,35 +179,15 @@ class ShardedIndex(BaseIndex):
 
     def _refuse_taken(self, docs: list[Document]) -> None:
         routed = self._route([d.id for d in docs])
-        taken = [
-            i
-            for part in self._shards.some({s: ("taken", (i,)) for s, i in routed.items()})
-            for i in part
-        ]
-        if taken:
-            raise InvalidInputError(
-                f"{len(taken)} id(s) already in the index, e.g. {taken[:3]}; use upsert() to "
-                "replace documents."
-            )
+        parts = self._shards.some({s: ("taken", (i,)) for s, i in routed.items()})
+        self._refuse([i for part in parts for i in part])
 
-    def _insert(
-        self,
-        docs: list[Document],
-        embeddings: np.ndarray | None,
-        show: bool | None,
-        *,
-        replace: bool,
-    ) -> list[str]:
-        """Embed here (outside the lock), then send each shard its documents and keys."""
-        if not docs:
-            return []
-        vectors = self._document_vectors(docs, embeddings, show)
+    def _write(
+        self, docs: list[Document], vectors: np.ndarray, *, replace: bool, keys: np.ndarray | None
+    ) -> None:
+        """Send each shard its documents (keys are handed out here, in :meth:`_send`)."""
         owners = np.array([shard_of(d.id, self.shards) for d in docs], dtype=np.int64)
-        with self._lock:
-            if not replace:
-                self._refuse_taken(docs)
-            self._send(docs, vectors, owners, replace=replace)
-        return [d.id for d in docs]
+        self._send(docs, vectors, owners, replace=replace)
 
     def _append_routed(
         self, docs: list[Document], vectors: np.ndarray, owners: np.ndarray, skip: set[int]
@@ -278,41 +218,13 @@ class ShardedIndex(BaseIndex):
         self._next_key += len(docs)
 
     # ----------------------------------------------------------------- search
-    def search_batch(
-        self,
-        queries: Sequence[str],
-        k: int = 10,
-        *,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        sparse_k: int | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> list[list[Hit]]:
-        plan = self._plan(queries, k, mode, alpha, sparse_k, hybrid)
-        if not plan.queries:
-            return []
-        if filter is not None:
-            compile_filter(filter)  # a bad filter fails here, once, not on every shard
-        vectors = self._encode(plan)
+    def _ranked(self, wanted: hybrid.Wanted) -> list[hybrid.Lists]:
+        """Every shard's lists, merged (BM25 with corpus-wide statistics)."""
         with self._lock:
-            if plan.depth is not None:
+            if wanted.depth is not None:
                 self._sync_corpus_stats()
-            parts = self._shards.each("lists", plan.queries, vectors, k, plan.depth, filter)
-        merged = _merged(parts, len(plan.queries), k, plan.depth, dense=vectors is not None)
-        return [self._assemble(lists, plan) for lists in merged]
-
-    def search_vectors(
-        self, vectors: np.ndarray, k: int = 10, *, filter: Filter | None = None
-    ) -> list[list[Hit]]:
-        check_k(k)
-        if filter is not None:
-            compile_filter(filter)
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        with self._lock:
-            parts = self._shards.each("lists", [], vectors, k, None, filter)
-        merged = _merged(parts, len(vectors), k, None, dense=True)
-        return [hybrid.assemble(m, "dense", k) for m in merged]
+            parts = self._shards.each("lists", wanted)
+        return _merged(parts, wanted.n, wanted.k, wanted.depth, dense=wanted.vectors is not None)
 
     def _sync_corpus_stats(self) -> None:
         """Give every shard the whole corpus' BM25 statistics (only after a change)."""
@@ -325,8 +237,6 @@ class ShardedIndex(BaseIndex):
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write every shard and a manifest listing them, as one atomic generation."""
-        from shortlist.index import sharded_storage
-
         with self._lock:
             if self.bm25 is not None:
                 self._sync_corpus_stats()  # saved BM25 files score with corpus-wide statistics
@@ -343,23 +253,19 @@ class ShardedIndex(BaseIndex):
         bm25: Bm25 | None = None,
     ) -> ShardedIndex:
         """Open a saved sharded index (shards on Ray actors with ``ray=True``)."""
-        from shortlist.index import sharded_storage
+        return sharded_storage.load(cls._on, Path(path), encoder, ray, shard_cpus, bm25)
 
-        return sharded_storage.load(cls, Path(path), encoder, ray, shard_cpus, bm25)
+    @classmethod
+    def _open_saved(
+        cls, path: Path, encoder: Encoder | str | os.PathLike[str] | None, bm25: object
+    ) -> ShardedIndex:
+        """How :meth:`Index.load <shortlist.index.Index.load>` opens a sharded folder: its
+        shards in this process (``ShardedIndex.load(path, ray=True)`` puts them on Ray)."""
+        return cls.load(path, encoder, bm25=bm25 if isinstance(bm25, Bm25) else None)
 
     def close(self) -> None:
         """Release the shards (ends their Ray actors)."""
         self._shards.close()
-
-
-def _start(
-    options: dict[str, Any], paths: list[str | None], ray: bool | Mapping[str, Any], cpus: float
-) -> Shards:
-    from shortlist.scale.actors import LocalShards, RayShards
-
-    if ray is not False:
-        return RayShards(options, paths, cpus, {} if ray is True else dict(ray))
-    return LocalShards([ShardWorker(**options, path=p) for p in paths])
 
 
 def _merged(
@@ -382,3 +288,6 @@ def _merged(
             )
         )
     return out
+
+
+persist.register_saved_kind(sharded_storage.MANIFEST, ShardedIndex._open_saved)

@@ -18,15 +18,14 @@ folder) and every shard manifest's sha256. A shard built by a cluster job
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from shortlist._version import __version__
 from shortlist.encoders import Encoder
@@ -35,9 +34,28 @@ from shortlist.errors import IndexFormatError, IndexWriteError, InvalidInputErro
 from shortlist.index import locks, persist
 from shortlist.index.hybrid import stage1_settings
 from shortlist.index.lexical import Bm25
+from shortlist.index.shards import Shards
+from shortlist.index.specs import IndexSpec
 
-if TYPE_CHECKING:
-    from shortlist.index.sharded import ShardedIndex
+
+class Sharded(Protocol):
+    """What saving reads from a :class:`~shortlist.index.ShardedIndex`: spelled out here so
+    that this module does not import the class whose ``save`` and ``load`` call it."""
+
+    encoder: Encoder
+    metric: str
+    spec: IndexSpec
+    bm25: Bm25 | None
+    _next_key: int
+    _shards: Shards
+
+    @property
+    def shards(self) -> int: ...
+
+    def stage1_manifest(self) -> dict[str, Any]: ...
+
+
+S = TypeVar("S", bound=Sharded)
 
 FORMAT = "shortlist-sharded-index"
 FORMAT_VERSION = 1
@@ -45,6 +63,14 @@ MANIFEST = "shards.json"
 ROUTING = "blake2b-64 mod shards"
 BUILD_PLAN = ".build.json"  # a cluster build in progress (shortlist.scale.encode)
 SHARD_FOLDER = re.compile(r"shard-[0-9]{4}-[0-9a-f]{12}")
+_REQUIRED: persist.Fields = {
+    "shards": list,
+    "next_key": int,
+    "routing": str,
+    "encoder": dict,
+    "spec": str,
+    "metric": str,
+}
 
 
 def shard_folder(shard: int, generation: str) -> str:
@@ -60,7 +86,7 @@ def manifest_digest(shard_dir: Path) -> str:
     return hashlib.sha256((shard_dir / persist.MANIFEST).read_bytes()).hexdigest()
 
 
-def sharded_manifest(index: ShardedIndex, folders: list[str], root: Path) -> dict[str, Any]:
+def sharded_manifest(index: Sharded, folders: list[str], root: Path) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -92,7 +118,7 @@ def check_target(directory: Path) -> None:
         )
 
 
-def save(index: ShardedIndex, directory: Path) -> Path:
+def save(index: Sharded, directory: Path) -> Path:
     """ShardedIndex.save (the caller holds the index's lock)."""
     check_target(directory)
     try:
@@ -123,14 +149,11 @@ def save(index: ShardedIndex, directory: Path) -> Path:
 def commit(directory: Path, manifest: dict[str, Any]) -> None:
     """Swap ``shards.json`` in atomically, then drop shard folders it no longer names."""
     tmp = directory / f".{MANIFEST}.{uuid.uuid4().hex[:12]}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
+    persist.write_json(tmp, manifest)
     keep = {s["folder"] for s in manifest["shards"]}
     with locks.held(directory, locks.READ_LOCK, exclusive=True):
         os.replace(tmp, directory / MANIFEST)
-        persist._fsync_dir(directory)
+        persist.fsync_dir(directory)
         for stale in directory.iterdir():
             if SHARD_FOLDER.fullmatch(stale.name) and stale.name not in keep:
                 shutil.rmtree(stale, ignore_errors=True)
@@ -143,26 +166,10 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     if not path.is_file():
         raise IndexFormatError(f"{directory} is not a sharded shortlist index (no {MANIFEST}).")
-    try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexFormatError(f"{path} is corrupt: {exc}.") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexFormatError(f"{path} is not a sharded shortlist manifest.")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{directory} uses sharded format {manifest.get('format_version')}; this shortlist "
-            f"reads format {FORMAT_VERSION}."
-        )
-    shards = manifest.get("shards")
-    if (
-        not isinstance(shards, list)
-        or not shards
-        or not isinstance(manifest.get("next_key"), int)
-        or manifest.get("routing") != ROUTING
-        or not isinstance(manifest.get("encoder"), dict)
-    ):
-        raise IndexFormatError(f"{path}: shards, next_key, routing or encoder are malformed.")
+    manifest = persist.read_manifest_file(path, FORMAT, FORMAT_VERSION, _REQUIRED)
+    shards = manifest["shards"]
+    if not shards or manifest["routing"] != ROUTING:
+        raise persist.damaged(path, f"it lists no shards, or routes by other than {ROUTING!r}")
     for n, shard in enumerate(shards):
         folder = shard.get("folder") if isinstance(shard, dict) else None
         if not isinstance(folder, str) or not SHARD_FOLDER.fullmatch(folder):
@@ -182,21 +189,22 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 def load(
-    cls: type[ShardedIndex],
+    start: Callable[..., S],
     directory: Path,
     encoder: Encoder | str | os.PathLike[str] | None,
     ray: bool | Mapping[str, Any],
     shard_cpus: float,
     bm25: Bm25 | None,
-) -> ShardedIndex:
-    """ShardedIndex.load: verify, find the encoder, start the shards on their folders."""
+) -> S:
+    """ShardedIndex.load: verify, find the encoder, start the shards on their folders
+    (``start`` is ``ShardedIndex._on``)."""
     with locks.held(directory, locks.READ_LOCK, exclusive=False):
         manifest = read_manifest(directory)
         enc = encoder_for(manifest["encoder"], directory, encoder)
         saved_bm25 = manifest.get("bm25")
         lexical = Bm25.from_config(saved_bm25, bm25) if saved_bm25 else bm25
         mode, fusion = stage1_settings(manifest.get("stage1") or {})
-        return cls._on(
+        return start(
             enc,
             [os.fspath(directory / s["folder"]) for s in manifest["shards"]],
             ray=ray,

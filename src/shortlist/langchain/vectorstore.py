@@ -19,7 +19,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
-from shortlist._executor import run_blocking
+from shortlist._executor import offloaded
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import BaseIndex, Filter, Index
@@ -99,20 +99,11 @@ class ShortlistVectorStore(VectorStore):
         """
         kwargs.pop("batch_size", None)
         _no_extra(kwargs, "add_texts")
-        return self.index.upsert(list(texts), metadatas=metadatas, ids=ids)
+        return self.index.upsert(_texts(texts, "add_texts"), metadatas=metadatas, ids=ids)
 
-    async def aadd_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
-        **kwargs: Any,
-    ) -> list[str]:
-        """Async :meth:`add_texts` (embedding runs in shortlist's worker pool)."""
-        kwargs.pop("batch_size", None)
-        _no_extra(kwargs, "aadd_texts")
-        return await run_blocking(self.index.upsert, list(texts), metadatas=metadatas, ids=ids)
+    # Async twins: the sync method in shortlist's worker pool. Typed Any because LangChain
+    # declares them narrower than ours (no filter=), and mypy would hold the twin to that.
+    aadd_texts: Any = offloaded(add_texts)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
         """Remove documents by id; ids not in the store are ignored."""
@@ -124,17 +115,13 @@ class ShortlistVectorStore(VectorStore):
         self.index.delete(ids)
         return True
 
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Async :meth:`delete`."""
-        return await run_blocking(self.delete, ids, **kwargs)
+    adelete: Any = offloaded(delete)
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
         """Stored documents for ``ids`` (unknown ids skipped), metadata without scores."""
         return [document_to_lc(d) for d in self.index.get(list(ids))]
 
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
-        """Async :meth:`get_by_ids` (may wait on the index lock, so off the loop)."""
-        return await run_blocking(self.get_by_ids, ids)
+    aget_by_ids: Any = offloaded(get_by_ids)
 
     # ------------------------------------------------------------------ search
     def similarity_search(
@@ -143,12 +130,7 @@ class ShortlistVectorStore(VectorStore):
         """The ``k`` documents most similar to ``query``, best first."""
         return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
 
-    async def asimilarity_search(
-        self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
-    ) -> list[LCDocument]:
-        """Async :meth:`similarity_search`."""
-        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
-        return [d for d, _ in pairs]
+    asimilarity_search: Any = offloaded(similarity_search)
 
     def similarity_search_with_score(
         self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
@@ -157,12 +139,7 @@ class ShortlistVectorStore(VectorStore):
         _no_extra(kwargs, "similarity_search_with_score")
         return _pairs(self.index.search(query, k, filter=filter, mode="dense"))
 
-    async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, filter: Filter | None = None, **kwargs: Any
-    ) -> list[tuple[LCDocument, float]]:
-        """Async :meth:`similarity_search_with_score` via the index's async search."""
-        _no_extra(kwargs, "asimilarity_search_with_score")
-        return _pairs(await self.index.asearch(query, k, filter=filter, mode="dense"))
+    asimilarity_search_with_score: Any = offloaded(similarity_search_with_score)
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
@@ -171,11 +148,7 @@ class ShortlistVectorStore(VectorStore):
         pairs = self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
         return [d for d, _ in pairs]
 
-    async def asimilarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
-    ) -> list[LCDocument]:
-        """Async :meth:`similarity_search_by_vector` (FAISS runs in the worker pool)."""
-        return await run_blocking(self.similarity_search_by_vector, embedding, k, filter, **kwargs)
+    asimilarity_search_by_vector: Any = offloaded(similarity_search_by_vector)
 
     def similarity_search_with_score_by_vector(
         self, embedding: list[float], k: int = 4, filter: Filter | None = None, **kwargs: Any
@@ -216,3 +189,12 @@ def _no_extra(kwargs: dict[str, Any], method: str) -> None:
             f"ShortlistVectorStore.{method}() got unsupported arguments {sorted(kwargs)}; "
             "supported: k, filter (search) and ids, metadatas (add)."
         )
+
+
+def _texts(texts: Iterable[str], method: str) -> list[str]:
+    """The texts as a list; a lone string would otherwise be stored letter by letter."""
+    if isinstance(texts, str):
+        raise InvalidInputError(
+            f"{method}() takes a list of texts, not a single string: {method}([{texts[:40]!r}])."
+        )
+    return list(texts)
