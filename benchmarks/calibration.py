@@ -2,7 +2,7 @@
 
 For each collection, from the per-query nDCG@10 in docs/results/modes-<collection>/report.json
 (the grid ``python -m benchmarks.modes --run`` measures), calibration
-(:func:`shortlist.evaluation.calibrate.calibrate_scores`: few candidates, k-fold, kept at
+(:func:`shortlist.evaluation.calibration.calibrate_scores`: few candidates, k-fold, kept at
 the default unless the gain is significant out of fold) runs on a random half of the
 queries; the funnel it writes is then scored on the other half against the default, with
 a paired bootstrap interval. One split is reported in full (seed 0), and the mean over
@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks.modes import COLLECTIONS, RESULTS, _config, load
 from shortlist import defaults
-from shortlist.evaluation.calibrate import calibrate_scores, candidates
+from shortlist.evaluation.calibration import calibrate_scores, candidates
 from shortlist.evaluation.stats import Paired, paired
 from shortlist.funnel import DEFAULT, Funnel
 from shortlist.rerank.fusion import Fusion

@@ -137,6 +137,13 @@ def cranfield_index(bi_encoder, cranfield_docs, cranfield_vectors):  # type: ign
 
 
 @pytest.fixture(scope="session")
+def index(cranfield_index):  # type: ignore[no-untyped-def]
+    """The shared read-only Cranfield index, for tests that only search it (built once per
+    session instead of once per module). Do not mutate: build your own for writes."""
+    return cranfield_index
+
+
+@pytest.fixture(scope="session")
 def encoder_exports(bi_encoder_path: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """all-MiniLM-L6-v2 exported: {"float32": dir, "int8": dir}; the float32 one through
     ``export_encoder``, the int8 one through the ``shortlist export-encoder`` command."""

@@ -110,3 +110,52 @@ def test_dev_extra_brings_the_framework_extras() -> None:
     """The test suite imports both frameworks; `.[dev]` (what CI installs) must carry them."""
     assert any(req.startswith("shortlist[") and "langchain" in req for req in EXTRAS["dev"])
     assert any(req.startswith("shortlist[") and "llama-index" in req for req in EXTRAS["dev"])
+
+
+def _api_sections() -> dict[str, set[str]]:
+    """docs/api.md: ``## `module` `` headings, each with its ``- `name` — ...`` lines."""
+    sections: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in (REPO / "docs" / "api.md").read_text(encoding="utf-8").splitlines():
+        heading = re.fullmatch(r"## `([\w.]+)`", line)
+        if heading:
+            current = sections.setdefault(heading.group(1), set())
+        elif current is not None and (item := re.match(r"- `(\w+)` — \S", line)):
+            current.add(item.group(1))
+    return sections
+
+
+def test_api_page_lists_every_public_name_once_under_its_module() -> None:
+    from tests.test_architecture import PUBLIC
+
+    sections = _api_sections()
+    missing = {m: sorted(names - sections.get(m, set())) for m, names in PUBLIC.items()}
+    assert {m: n for m, n in missing.items() if n} == {}, "add these to docs/api.md"
+    known = {m: names | set(_all(m)) for m, names in PUBLIC.items()}
+    stale = {m: sorted(sections.get(m, set()) - names) for m, names in known.items()}
+    assert {m: n for m, n in stale.items() if n} == {}, "docs/api.md names what is not public"
+    assert "docs/api.md" in README.read_text(encoding="utf-8")
+
+
+def _all(module: str) -> list[str]:
+    import importlib
+
+    return list(importlib.import_module(module).__all__)
+
+
+def test_a_public_name_is_never_shadowed_by_a_submodule() -> None:
+    """Importing ``pkg.sub`` binds ``pkg.sub`` to the module, so a lazily resolved public
+    function named like a submodule of its package would come back as the module."""
+    import importlib
+    import pkgutil
+    import types
+
+    from tests.test_architecture import PUBLIC
+
+    for module in PUBLIC:
+        mod = importlib.import_module(module)
+        for info in pkgutil.iter_modules(getattr(mod, "__path__", [])):
+            if info.name in mod.__all__:
+                importlib.import_module(f"{module}.{info.name}")
+        for name in mod.__all__:
+            assert not isinstance(getattr(mod, name), types.ModuleType), f"{module}.{name}"

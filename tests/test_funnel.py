@@ -17,7 +17,7 @@ from shortlist import Funnel, Pipeline, defaults
 from shortlist.cli import main
 from shortlist.errors import InvalidInputError, UnknownBackendError
 from shortlist.evaluation import evaluate, load_beir
-from shortlist.evaluation.calibrate import calibrate_scores, candidates
+from shortlist.evaluation.calibration import calibrate_scores, candidates
 from shortlist.evaluation.metrics import per_query
 from shortlist.funnel import DEFAULT, resolve_fusion
 from shortlist.index import Index

@@ -15,13 +15,6 @@ from shortlist.langchain import ShortlistRetriever as LCRetriever
 from shortlist.llama_index import ShortlistRetriever as LIRetriever
 
 
-@pytest.fixture(scope="module")
-def index(bi_encoder, cranfield_docs, cranfield_vectors) -> Index:  # type: ignore[no-untyped-def]
-    idx = Index(bi_encoder)
-    idx.add(cranfield_docs, embeddings=cranfield_vectors)
-    return idx
-
-
 def _fresh(bi_encoder, cranfield_docs, cranfield_vectors, n: int = 200) -> Index:  # type: ignore[no-untyped-def]
     idx = Index(bi_encoder)
     idx.add(cranfield_docs[:n], embeddings=cranfield_vectors[:n])

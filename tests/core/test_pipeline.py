@@ -17,13 +17,6 @@ QUERY = (
 
 
 @pytest.fixture(scope="module")
-def index(bi_encoder, cranfield_docs, cranfield_vectors) -> Index:  # type: ignore[no-untyped-def]
-    idx = Index(bi_encoder)
-    idx.add(cranfield_docs[:400], embeddings=cranfield_vectors[:400])
-    return idx
-
-
-@pytest.fixture(scope="module")
 def reranker(onnx_model_path: Path) -> Reranker:
     return load_reranker(f"onnx:{onnx_model_path}", max_length=256)
 

@@ -19,7 +19,7 @@ from shortlist.evaluation import (
     write_report,
 )
 from shortlist.evaluation.measure import result_id
-from shortlist.evaluation.results import STAGE1
+from shortlist.evaluation.results import STAGE1_ROW
 from shortlist.pipeline import Pipeline
 from shortlist.rerank.base import Reranker
 
@@ -71,13 +71,14 @@ def report(memo_index, data):  # type: ignore[no-untyped-def]
 def test_rows_cover_every_n_and_variant(report) -> None:  # type: ignore[no-untyped-def]
     assert report.n_values == (10, 20, 50)
     assert report.systems == [
-        STAGE1, "oracle", "oracle + rrf:k=60", "anti", "anti + rrf:k=60", "keep", "keep + rrf:k=60",
+        STAGE1_ROW, "oracle", "oracle + rrf:k=60", "anti", "anti + rrf:k=60", "keep",
+        "keep + rrf:k=60",
     ]  # fmt: skip
     assert len(report.rows) == 3 * 7
     for row in report.rows:
         assert row.stage1.p50_ms > 0 and row.qps > 0
-        assert (row.stage2 is None) == (row.system == STAGE1)
-        assert (row.recall_n is None) == (row.system != STAGE1)
+        assert (row.stage2 is None) == (row.system == STAGE1_ROW)
+        assert (row.recall_n is None) == (row.system != STAGE1_ROW)
 
 
 def test_stage1_rows_match_direct_search(report, memo_index, data) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +97,7 @@ def test_oracle_pays_anti_oracle_hurts(report) -> None:  # type: ignore[no-untyp
     by = {v.reranker: v for v in report.verdicts}
     assert by["oracle"].outcome == "pays" and by["oracle"].gain > 0.1
     assert by["oracle"].best_n == 50  # more candidates, more for a perfect reranker to find
-    assert report.row(50, "oracle").recall_m >= report.row(50, STAGE1).recall_m
+    assert report.row(50, "oracle").recall_m >= report.row(50, STAGE1_ROW).recall_m
     assert by["anti"].outcome == "hurts" and by["anti"].gain < 0
     assert "hurts" in by["anti"].text and "fusion (rrf:k=60)" in by["anti"].text
     assert by["keep"].outcome == "does not pay" and by["keep"].gain == pytest.approx(0)
@@ -143,7 +144,8 @@ def test_several_fusions_are_rows_of_one_run(memo_index, data) -> None:  # type:
         show_progress=False,
     )
     assert rep.systems == [
-        STAGE1, "oracle", "oracle + rrf:k=60", "oracle + weighted:w=0.2", "oracle + weighted:w=1"
+        STAGE1_ROW, "oracle", "oracle + rrf:k=60", "oracle + weighted:w=0.2",
+        "oracle + weighted:w=1",
     ]  # fmt: skip
     # weight 1 on the reranker is the reranker's own order
     assert rep.row(10, "oracle + weighted:w=1").ndcg == rep.row(10, "oracle").ndcg

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shortlist.evaluation.results import STAGE1, Latency, Row
+from shortlist.evaluation.results import STAGE1_ROW, Latency, Row
 from shortlist.evaluation.verdict import NEGLIGIBLE, verdicts
 
 LAT = Latency(10.0, 20.0, 12.0)
 
 
 def row(n: int, system: str, ndcg: float, *, fusion: str | None = None) -> Row:
-    reranker = None if system == STAGE1 else system.split(" + ")[0]
+    reranker = None if system == STAGE1_ROW else system.split(" + ")[0]
     per_query = {str(i): ndcg for i in range(40)}
     return Row(
         n, system, reranker, fusion, ndcg, 0.5, 0.5, None, LAT,
@@ -20,7 +20,7 @@ def row(n: int, system: str, ndcg: float, *, fusion: str | None = None) -> Row:
 
 
 def judge(plain: dict[int, float], fused: dict[int, float] | None = None) -> str:
-    rows = [row(n, STAGE1, 0.40) for n in plain]
+    rows = [row(n, STAGE1_ROW, 0.40) for n in plain]
     rows += [row(n, "r", v) for n, v in plain.items()]
     rows += [row(n, "r + rrf", v, fusion="rrf:k=60") for n, v in (fused or {}).items()]
     (verdict,) = verdicts(rows, ["r"], 10)
@@ -45,7 +45,7 @@ def test_wording(plain: dict[int, float], fused: dict[int, float] | None, expect
 
 
 def test_hurts_and_few_queries_are_flagged() -> None:
-    rows = [row(20, STAGE1, 0.4), row(20, "r", 0.3)]
+    rows = [row(20, STAGE1_ROW, 0.4), row(20, "r", 0.3)]
     rows[1].per_query_ndcg.clear()
     rows[1].per_query_ndcg.update({"a": 0.3, "b": 0.3})
     (verdict,) = verdicts(rows, ["r"], 10)

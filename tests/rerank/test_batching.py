@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,88 +24,85 @@ def _lengths(requests: list[Request]) -> list[np.ndarray]:
     return [np.array([len(q) + len(t) for t in texts], dtype=float) for q, texts in requests]
 
 
-def test_concurrent_requests_are_batched_and_each_gets_its_own_scores() -> None:
-    gate = threading.Event()
-    seen: list[int] = []
+class _Held:
+    """A compute function that holds every batch until the test releases it.
 
-    def compute(requests: list[Request]) -> list[np.ndarray]:
-        gate.wait(5)  # hold the first batch so that the others queue behind it
-        seen.append(len(requests))
+    ``busy`` is set once the dispatcher is inside a batch, so a test knows that requests
+    it submits next queue behind that batch: ordering by events, not by sleeping.
+    """
+
+    def __init__(self, record: list[list[str]] | None = None, fail_on: str | None = None):
+        self.busy = threading.Event()
+        self.gate = threading.Event()
+        self.record = record if record is not None else []
+        self.fail_on = fail_on
+
+    def __call__(self, requests: list[Request]) -> list[np.ndarray]:
+        self.busy.set()
+        assert self.gate.wait(5), "the test never released the batch"
+        self.record.append([q for q, _ in requests])
+        if self.fail_on is not None and any(q == self.fail_on for q, _ in requests):
+            raise ValueError("this query breaks the model")
         return _lengths(requests)
 
-    batcher = ScoreBatcher(compute)
+    def hold_first(self, batcher: ScoreBatcher, query: str, texts: list[str]) -> Any:
+        """Submit one request and return once the dispatcher is busy with it."""
+        future = batcher.submit(query, texts)
+        assert self.busy.wait(5), "the dispatcher never started the first batch"
+        return future
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_scores() -> None:
+    held = _Held()
+    batcher = ScoreBatcher(held)
     asks = [(f"q{i}" * (i + 1), [f"t{j}" * j for j in range(i + 1)]) for i in range(8)]
-    futures = [batcher.submit(q, t) for q, t in asks[:1]]
-    time.sleep(0.05)
-    futures += [batcher.submit(q, t) for q, t in asks[1:]]
-    gate.set()
+    futures = [held.hold_first(batcher, *asks[0])]
+    futures += [batcher.submit(q, t) for q, t in asks[1:]]  # queue behind the held batch
+    held.gate.set()
     for (q, texts), future in zip(asks, futures, strict=True):
         np.testing.assert_array_equal(future.result(5), _lengths([(q, texts)])[0])
-    assert seen == [1, 7]  # the seven that waited went as one batch
+    assert [len(b) for b in held.record] == [1, 7]  # the seven that waited went as one batch
     stats = batcher.stats()
     assert (stats.requests, stats.batches, stats.largest) == (8, 2, 7)
 
 
 def test_without_combining_requests_are_served_one_at_a_time_in_order() -> None:
-    gate = threading.Event()
-    seen: list[list[str]] = []
-
-    def compute(requests: list[Request]) -> list[np.ndarray]:
-        gate.wait(5)
-        seen.append([q for q, _ in requests])
-        return _lengths(requests)
-
-    batcher = ScoreBatcher(compute, combine=False, wait_ms=5_000)
-    first = batcher.submit("q0", ["a"])
-    time.sleep(0.05)
+    held = _Held()
+    batcher = ScoreBatcher(held, combine=False, wait_ms=5_000)
+    first = held.hold_first(batcher, "q0", ["a"])
     rest = [batcher.submit(f"q{i}", ["a"]) for i in range(1, 5)]
-    gate.set()
+    held.gate.set()
     for future in [first, *rest]:
         future.result(5)
-    assert seen == [["q0"], ["q1"], ["q2"], ["q3"], ["q4"]]  # arrival order, no wait armed
+    assert held.record == [["q0"], ["q1"], ["q2"], ["q3"], ["q4"]]  # arrival order, no wait
 
 
 def test_a_failing_request_does_not_fail_its_batch() -> None:
-    gate = threading.Event()
-
-    def compute(requests: list[Request]) -> list[np.ndarray]:
-        gate.wait(5)
-        if any(q == "bad" for q, _ in requests):
-            raise ValueError("this query breaks the model")
-        return _lengths(requests)
-
-    batcher = ScoreBatcher(compute)
-    first = batcher.submit("a", ["x"])
-    time.sleep(0.05)
+    held = _Held(fail_on="bad")
+    batcher = ScoreBatcher(held)
+    first = held.hold_first(batcher, "a", ["x"])
     good, bad, other = (batcher.submit(q, ["yy"]) for q in ("b", "bad", "c"))
-    gate.set()
+    held.gate.set()
     assert first.result(5).tolist() == [2.0]
     assert good.result(5).tolist() == [3.0] and other.result(5).tolist() == [3.0]
     with pytest.raises(ValueError, match="breaks the model"):
         bad.result(5)
+    assert ["b", "bad", "c"] in held.record  # they did share a batch, which then split
 
 
 def test_a_cancelled_request_is_never_computed() -> None:
-    gate = threading.Event()
-    computed: list[str] = []
-
-    def compute(requests: list[Request]) -> list[np.ndarray]:
-        gate.wait(5)
-        computed.extend(q for q, _ in requests)
-        return _lengths(requests)
-
-    batcher = ScoreBatcher(compute)
-    running = batcher.submit("running", ["x"])
-    time.sleep(0.05)
+    held = _Held()
+    batcher = ScoreBatcher(held)
+    running = held.hold_first(batcher, "running", ["x"])
     dropped = batcher.submit("dropped", ["x"])
     kept = batcher.submit("kept", ["x"])
     assert dropped.cancel()
-    gate.set()
+    held.gate.set()
     kept.result(5)
     running.result(5)
     with pytest.raises(CancelledError):
         dropped.result(0)
-    assert computed == ["running", "kept"]
+    assert [q for batch in held.record for q in batch] == ["running", "kept"]
 
 
 def test_a_lone_caller_does_not_wait_for_companions() -> None:
@@ -120,10 +118,10 @@ def test_the_idle_dispatcher_ends_and_restarts(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(batching, "IDLE_EXIT_S", 0.05)
     batcher = ScoreBatcher(_lengths)
     batcher.submit("q", ["a"]).result(5)
-    deadline = time.monotonic() + 5
-    while batcher._thread is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert batcher._thread is None  # nothing keeps the reranker alive
+    dispatcher = batcher._thread
+    assert dispatcher is not None
+    dispatcher.join(5)  # it leaves on its own once idle for IDLE_EXIT_S
+    assert not dispatcher.is_alive() and batcher._thread is None  # nothing keeps it alive
     assert batcher.submit("q", ["ab"]).result(5).tolist() == [3.0]
 
 

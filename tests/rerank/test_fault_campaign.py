@@ -31,13 +31,6 @@ HARD_TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="module")
-def index(bi_encoder, cranfield_docs, cranfield_vectors) -> Index:  # type: ignore[no-untyped-def]
-    idx = Index(bi_encoder)
-    idx.add(cranfield_docs[:200], embeddings=cranfield_vectors[:200])
-    return idx
-
-
-@pytest.fixture(scope="module")
 def local(onnx_model_path: Path) -> OnnxReranker:
     return OnnxReranker(onnx_model_path, max_length=128)
 

@@ -48,7 +48,7 @@ def export_encoder(
             f"{model}: modules {kinds} cannot be exported; the ONNX encoder supports "
             "Transformer -> Pooling (mean or CLS) [-> Normalize]."
         )
-    pooling = _pooling(encoder[1])
+    pooling = _pooling(encoder[1])  # an unsupported pooling fails before the export
     transformer = encoder[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-") as tmp:
@@ -71,22 +71,30 @@ def export_encoder(
                 f"{model}: its tokenizer has no fast (tokenizers) version to save, which the "
                 "ONNX encoder needs."
             )
-        meta = {
-            "format": 1,
-            "name": model_name(model, location, "sentence-transformers"),
-            "exported_from": fingerprint(location),
-            "dim": _dim(encoder),
-            "pooling": pooling,
-            "normalize": "Normalize" in kinds,
-            "max_seq_length": int(encoder.max_seq_length),
-            "pad_id": int(transformer.tokenizer.pad_token_id or 0),
-            "quantized": quantize,
-        }
+        meta = _metadata(model, location, encoder, pooling, quantize=quantize)
         (staging / METADATA).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             out.rmdir()  # empty (checked above); os.replace cannot replace a folder
         os.replace(staging, out)
     return out
+
+
+def _metadata(
+    model: Any, location: Any, encoder: Any, pooling: str, *, quantize: bool
+) -> dict[str, Any]:
+    """``shortlist-encoder.json``: what the ONNX encoder needs to embed as ``encoder`` does,
+    and the fingerprint that lets an index built with ``model`` accept the export."""
+    return {
+        "format": 1,
+        "name": model_name(model, location, "sentence-transformers"),
+        "exported_from": fingerprint(location),
+        "dim": _dim(encoder),
+        "pooling": pooling,
+        "normalize": "Normalize" in [type(m).__name__ for m in encoder],
+        "max_seq_length": int(encoder.max_seq_length),
+        "pad_id": int(encoder[0].tokenizer.pad_token_id or 0),
+        "quantized": quantize,
+    }
 
 
 def _dim(encoder: Any) -> int:

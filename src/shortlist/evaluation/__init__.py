@@ -17,12 +17,13 @@ registering the ``shortlist eval`` command costs nothing until it runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shortlist._lazy import lazy_names
 
 if TYPE_CHECKING:
     from shortlist.evaluation.beir import Dataset, load_beir
-    from shortlist.evaluation.calibrate import Calibration, calibrate
+    from shortlist.evaluation.calibration import Calibration, calibrate
     from shortlist.evaluation.metrics import (
         mean_scores,
         ndcg,
@@ -30,32 +31,30 @@ if TYPE_CHECKING:
         recall,
         reciprocal_rank,
     )
-    from shortlist.evaluation.render import format_table, plot, to_markdown, write_report
+    from shortlist.evaluation.render import format_table, write_report
     from shortlist.evaluation.report import evaluate, index_dataset
     from shortlist.evaluation.results import Latency, Report, Row
     from shortlist.evaluation.verdict import FunnelVerdict, Verdict
 
 _LAZY = {
-    "Dataset": "beir",
-    "load_beir": "beir",
-    "mean_scores": "metrics",
-    "ndcg": "metrics",
-    "per_query": "metrics",
-    "recall": "metrics",
-    "reciprocal_rank": "metrics",
-    "format_table": "render",
-    "plot": "render",
-    "to_markdown": "render",
-    "write_report": "render",
-    "evaluate": "report",
-    "index_dataset": "report",
-    "Latency": "results",
-    "Report": "results",
-    "Row": "results",
-    "Verdict": "verdict",
-    "FunnelVerdict": "verdict",
-    "Calibration": "calibrate",
-    "calibrate": "calibrate",
+    "Dataset": ".beir",
+    "load_beir": ".beir",
+    "mean_scores": ".metrics",
+    "ndcg": ".metrics",
+    "per_query": ".metrics",
+    "recall": ".metrics",
+    "reciprocal_rank": ".metrics",
+    "format_table": ".render",
+    "write_report": ".render",
+    "evaluate": ".report",
+    "index_dataset": ".report",
+    "Latency": ".results",
+    "Report": ".results",
+    "Row": ".results",
+    "Verdict": ".verdict",
+    "FunnelVerdict": ".verdict",
+    "Calibration": ".calibration",
+    "calibrate": ".calibration",
 }
 
 __all__ = [
@@ -74,22 +73,10 @@ __all__ = [
     "mean_scores",
     "ndcg",
     "per_query",
-    "plot",
     "recall",
     "reciprocal_rank",
-    "to_markdown",
     "write_report",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shortlist.evaluation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shortlist.evaluation.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

@@ -135,29 +135,24 @@ def command_line(args: argparse.Namespace) -> str:
     parts = ["shortlist", "eval", args.dataset]
     if args.split != "test":
         parts += ["--split", args.split]
-    for flag, value in (
-        ("--embedder", args.embedder),
-        ("--index", args.index),
-        ("--index-spec", args.index_spec),
-    ):
-        if value:
-            parts += [flag, value]
+    parts += _given(("--embedder", args.embedder), ("--index", args.index),
+                    ("--index-spec", args.index_spec))  # fmt: skip
     for spec in args.reranker:
         parts += ["--reranker", spec]
     n_values = args.n or (funnel_of(args).fetch_k,)
     parts += ["-n", ",".join(map(str, n_values)), "-m", str(args.m)]
     if args.fusion:
         parts += ["--fusion", *args.fusion]
-    for flag, value in (
-        ("--mode", args.mode),
-        ("--funnel", args.funnel),
-        ("--calibrate", args.calibrate),
-    ):
-        if value:
-            parts += [flag, value]
+    parts += _given(("--mode", args.mode), ("--funnel", args.funnel),
+                    ("--calibrate", args.calibrate))  # fmt: skip
     if args.queries:
         parts += ["--queries", str(args.queries)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _given(*flags: tuple[str, str | None]) -> list[str]:
+    """``[flag, value, ...]`` for each flag that has a value."""
+    return [part for flag, value in flags if value for part in (flag, value)]
 
 
 def funnel_of(args: argparse.Namespace) -> Any:
@@ -182,25 +177,12 @@ def _say(message: str) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Handler of ``shortlist eval``; returns the exit code."""
     from shortlist._quiet import quiet_loading
-    from shortlist.errors import InvalidInputError
     from shortlist.evaluation.beir import load_beir
     from shortlist.evaluation.render import format_table, write_report
-    from shortlist.evaluation.report import evaluate, index_dataset
-    from shortlist.index import load_index
-    from shortlist.rerank.fusion import Fusion
+    from shortlist.evaluation.report import evaluate
 
     # everything that can be wrong with the arguments fails here, before minutes of embedding
-    funnel = funnel_of(args)
-    n_values = tuple(args.n) if args.n else (funnel.fetch_k,)
-    if args.m > min(n_values):
-        raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(n_values)}).")
-    fusion = [f for f in map(Fusion.parse, args.fusion or []) if f is not None]
-    modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
-    from shortlist.rerank import check_reranker
-
-    for spec in [*args.reranker, *([funnel.reranker] if funnel.reranker else [])]:
-        check_reranker(spec)  # milliseconds each, before the dataset or a model loads
-    show = not args.quiet
+    funnel, n_values, fusion, modes = _check_eval(args)
     dataset = load_beir(args.dataset, split=args.split)
     if dataset.excluded:
         listed = ", ".join(f"{q} ({why})" for q, why in list(dataset.excluded.items())[:8])
@@ -209,30 +191,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     dataset = dataset.head(args.queries)
     with quiet_loading(args.quiet):
         rerankers = _load_rerankers(args.reranker[1:])
-    settings: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    if args.index:
-        with quiet_loading(args.quiet):
-            index = load_index(args.index, encoder=args.embedder)
-        settings["index_loaded_from"] = args.index
-    else:
-        if show:
-            _say(f"Embedding {len(dataset.corpus)} documents (once)...")
-        with quiet_loading(args.quiet):
-            index = index_dataset(
-                dataset,
-                args.embedder,
-                spec=args.index_spec,
-                batch_size=args.batch_size,
-                show_progress=show,
-            )
-        seconds = time.perf_counter() - t0
-        settings["index_build_s"] = round(seconds, 2)
-        settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None
-    settings["embedder"] = index.encoder.name
-    from shortlist.cpu import cpu_flags, cpu_model
-
-    settings["cpu"] = f"{cpu_model()} ({cpu_flags()})"  # int8 results differ by CPU kind
+    index, settings = _eval_index(args, dataset)
     if args.calibrate:
         return _calibrate(args, index, dataset, funnel, settings)
     report = evaluate(
@@ -242,7 +201,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         m=args.m,
         rerankers=rerankers,
         fusion=fusion,
-        show_progress=show,
+        show_progress=not args.quiet,
         modes=modes,
         funnel=funnel,
     )
@@ -264,11 +223,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_eval(args: argparse.Namespace) -> tuple[Any, tuple[int, ...], list[Any], Any]:
+    """The funnel, N values, fusions and modes to measure, every spec checked (milliseconds,
+    before the dataset or a model loads)."""
+    from shortlist.errors import InvalidInputError
+    from shortlist.rerank import check_reranker
+    from shortlist.rerank.fusion import Fusion
+
+    funnel = funnel_of(args)
+    n_values = tuple(args.n) if args.n else (funnel.fetch_k,)
+    if args.m > min(n_values):
+        raise InvalidInputError(f"-m ({args.m}) must not exceed the smallest N ({min(n_values)}).")
+    fusion = [f for f in map(Fusion.parse, args.fusion or []) if f is not None]
+    modes = [m for m in (args.mode or "").split(",") if m.strip()] or None
+    for spec in [*args.reranker, *([funnel.reranker] if funnel.reranker else [])]:
+        check_reranker(spec)
+    return funnel, n_values, fusion, modes
+
+
+def _eval_index(args: argparse.Namespace, dataset: Any) -> tuple[Any, dict[str, Any]]:
+    """The index to evaluate (``--index DIR``, or the corpus embedded once, timed) and the
+    settings a report records about it."""
+    from shortlist._quiet import quiet_loading
+    from shortlist.cpu import cpu_flags, cpu_model
+    from shortlist.evaluation.report import index_dataset
+    from shortlist.index import load_index
+
+    show = not args.quiet
+    settings: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    if args.index:
+        with quiet_loading(args.quiet):
+            index = load_index(args.index, encoder=args.embedder)
+        settings["index_loaded_from"] = args.index
+    else:
+        if show:
+            _say(f"Embedding {len(dataset.corpus)} documents (once)...")
+        with quiet_loading(args.quiet):
+            index = index_dataset(
+                dataset,
+                args.embedder,
+                spec=args.index_spec,
+                batch_size=args.batch_size,
+                show_progress=show,
+            )
+        seconds = time.perf_counter() - t0
+        settings["index_build_s"] = round(seconds, 2)
+        settings["index_docs_per_s"] = round(len(index) / seconds, 1) if seconds > 0 else None
+    settings["embedder"] = index.encoder.name
+    settings["cpu"] = f"{cpu_model()} ({cpu_flags()})"  # int8 results differ by CPU kind
+    return index, settings
+
+
 def _calibrate(
     args: argparse.Namespace, index: Any, dataset: Any, funnel: Any, settings: dict[str, Any]
 ) -> int:
     """``--calibrate FILE``: choose the funnel on these queries, print why, write it."""
-    from shortlist.evaluation.calibrate import calibrate
+    from shortlist.evaluation.calibration import calibrate
     from shortlist.evaluation.render import format_table, write_report
 
     result, report = calibrate(index, dataset, funnel, show_progress=not args.quiet)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from shortlist._optional import require
-from shortlist.evaluation.results import STAGE1, Latency, Report, Row
+from shortlist.evaluation.results import STAGE1_ROW, Latency, Report, Row
 
 CHART_FILE = "ndcg_vs_latency.png"
 REPORT_FILE = "report.md"
@@ -129,8 +129,8 @@ def plot(report: Report, path: str | os.PathLike[str]) -> Path:
     fig = Figure(figsize=(8, 5.5), dpi=150)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    stage1 = [r for r in report.rows if r.system == STAGE1]
-    reranked = [s for s in report.systems if s != STAGE1]
+    stage1 = [r for r in report.rows if r.system == STAGE1_ROW]
+    reranked = [s for s in report.systems if s != STAGE1_ROW]
     labels = list(dict.fromkeys(r.reranker for r in report.rows if r.reranker))
     colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     for system in reranked:

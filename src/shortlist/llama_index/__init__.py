@@ -9,9 +9,9 @@ package without ``llama-index-core`` installed raises
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from shortlist._lazy import lazy_names
 from shortlist._optional import require
 
 require("llama_index.core", feature="shortlist.llama_index", extra="llama-index")
@@ -30,14 +30,4 @@ _LAZY = {
 __all__ = ["ShortlistRerank", "ShortlistRetriever", "to_shortlist_filter"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shortlist.llama_index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)

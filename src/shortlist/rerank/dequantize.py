@@ -44,10 +44,7 @@ def dequantize_matmuls(model_path: str) -> bytes:
     graph = model.graph
     constants = {t.name: t for t in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[Any]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    consumers = _consumers(graph)
 
     replaced: dict[int, Any] = {}  # id(scale Mul) -> the float MatMul taking its place
     dropped: set[int] = set()
@@ -88,6 +85,15 @@ def dequantize_matmuls(model_path: str) -> bytes:
     graph.node.extend(_live(nodes, {o.name for o in graph.output}))
     logger.info("%s: %d quantized MatMuls now run in float32.", model_path, len(replaced))
     return bytes(model.SerializeToString())
+
+
+def _consumers(graph: Any) -> dict[str, list[Any]]:
+    """Tensor name -> the nodes that read it."""
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
 
 
 def _only_consumer(consumers: dict[str, list[Any]], name: str, op_type: str) -> Any:

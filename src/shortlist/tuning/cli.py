@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from shortlist.errors import InvalidInputError
@@ -105,15 +106,39 @@ def add_tune_parser(subparsers: Any) -> None:
     p.set_defaults(func=cmd_tune)
 
 
+_SETTINGS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "learning_rate": "lr",
+    "max_length": "max_length",
+    "patience": "patience",
+    "seed": "seed",
+    "device": "device",
+}
+"""TrainSettings field -> the flag's ``args`` name."""
+
+
+def _check_paths(args: argparse.Namespace) -> tuple[Path, str]:
+    """The output folder (new or empty), the data (present) and the base model (found),
+    checked before the index loads; returns the folder and the base model."""
+    from shortlist.models import resolve_model
+    from shortlist.rerank.cross_encoder import DEFAULT_MODEL
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise InvalidInputError(f"--out {out} is not empty; pick a new folder for the model.")
+    if not Path(args.data).exists():
+        raise InvalidInputError(f"{args.data} does not exist (a BEIR folder or a JSONL file).")
+    base = args.base or DEFAULT_MODEL
+    resolve_model(base, "sentence-transformers")  # fails now, not after loading the index
+    return out, base
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Handler of ``shortlist tune``; returns the exit code (0 whichever model wins)."""
-    from pathlib import Path
-
     from shortlist._quiet import quiet_loading
     from shortlist.index import load_index
     from shortlist.index.hybrid import check_mode
-    from shortlist.models import resolve_model
-    from shortlist.rerank.cross_encoder import DEFAULT_MODEL
     from shortlist.tuning.negatives import Window
     from shortlist.tuning.train import TrainSettings
     from shortlist.tuning.tune import tune
@@ -123,22 +148,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     _check_numbers(args)
     if args.mode is not None:
         check_mode(args.mode)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise InvalidInputError(f"--out {out} is not empty; pick a new folder for the model.")
-    if not Path(args.data).exists():
-        raise InvalidInputError(f"{args.data} does not exist (a BEIR folder or a JSONL file).")
-    base = args.base or DEFAULT_MODEL
-    resolve_model(base, "sentence-transformers")  # fails now, not after loading the index
-    settings = TrainSettings(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        max_length=args.max_length,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-    )
+    out, base = _check_paths(args)
+    settings = TrainSettings(**{field: getattr(args, flag) for field, flag in _SETTINGS.items()})
     with quiet_loading(args.quiet):
         index = load_index(args.index)
     result = tune(

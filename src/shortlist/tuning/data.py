@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,27 +171,7 @@ def _read_jsonl(path: Path, documents: dict[str, str]) -> TrainingData:
         qid = ids.setdefault(query, f"q{len(ids) + 1}")
         first_line.setdefault(qid, lineno)
         judged = labels.setdefault(qid, {})
-        pairs: list[tuple[str, float]] = []
-        if "positive" in row or "positive_id" in row:
-            by_id = "positive_id" in row
-            name = "positive_id" if by_id else "positive"
-            pairs.append((key_of(row[name], lineno, name, by_id), 1.0))
-            neg_name = "negative_ids" if "negative_ids" in row else "negatives"
-            negatives = row.get(neg_name, [])
-            if not isinstance(negatives, list):
-                raise TrainingDataError(f"{where}: '{neg_name}' must be a list.")
-            pairs += [
-                (key_of(n, lineno, neg_name, neg_name == "negative_ids"), 0.0) for n in negatives
-            ]
-        elif "document" in row or "document_id" in row:
-            by_id = "document_id" in row
-            name = "document_id" if by_id else "document"
-            pairs.append((key_of(row[name], lineno, name, by_id), _label(row, where)))
-        else:
-            raise TrainingDataError(
-                f"{where}: expected {{query, positive, negatives?}} or {{query, document, "
-                f"label}} (or their _id forms); got keys {sorted(row)}."
-            )
+        pairs = _row_pairs(row, lineno, where, key_of)
         for key, label in pairs:
             if judged.get(key, label) != label:
                 raise TrainingDataError(
@@ -209,6 +190,32 @@ def _read_jsonl(path: Path, documents: dict[str, str]) -> TrainingData:
     used = {d for j in out.values() for d in j.labels}
     merged = {d: texts[d] if d in texts else documents[d] for d in used}
     return TrainingData(out, merged, str(path), dropped)
+
+
+def _row_pairs(
+    row: dict[str, Any], lineno: int, where: str, key_of: Callable[[Any, int, str, bool], str]
+) -> list[tuple[str, float]]:
+    """(document key, label) pairs of one JSONL row, in either of the two row shapes."""
+    pairs: list[tuple[str, float]] = []
+    if "positive" in row or "positive_id" in row:
+        by_id = "positive_id" in row
+        name = "positive_id" if by_id else "positive"
+        pairs.append((key_of(row[name], lineno, name, by_id), 1.0))
+        neg_name = "negative_ids" if "negative_ids" in row else "negatives"
+        negatives = row.get(neg_name, [])
+        if not isinstance(negatives, list):
+            raise TrainingDataError(f"{where}: '{neg_name}' must be a list.")
+        pairs += [(key_of(n, lineno, neg_name, neg_name == "negative_ids"), 0.0) for n in negatives]
+    elif "document" in row or "document_id" in row:
+        by_id = "document_id" in row
+        name = "document_id" if by_id else "document"
+        pairs.append((key_of(row[name], lineno, name, by_id), _label(row, where)))
+    else:
+        raise TrainingDataError(
+            f"{where}: expected {{query, positive, negatives?}} or {{query, document, "
+            f"label}} (or their _id forms); got keys {sorted(row)}."
+        )
+    return pairs
 
 
 def _label(row: dict[str, Any], where: str) -> float:

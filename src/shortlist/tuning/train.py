@@ -64,6 +64,32 @@ def _warmup(version: str, ratio: float) -> dict[str, Any]:
     return {"warmup_steps": ratio} if major >= 5 else {"warmup_ratio": ratio}
 
 
+def _training_options(
+    settings: TrainSettings, version: str, device: str, show_progress: bool
+) -> dict[str, Any]:
+    """The trainer's arguments: one evaluation and checkpoint per epoch, the best kept
+    (dev nDCG@10), seeded, no logging integrations."""
+    return {
+        "num_train_epochs": settings.epochs,
+        "per_device_train_batch_size": settings.batch_size,
+        "learning_rate": settings.learning_rate,
+        **_warmup(version, settings.warmup_ratio),
+        "eval_strategy": "epoch",
+        "save_strategy": "epoch",
+        "save_total_limit": 2,
+        "load_best_model_at_end": True,
+        "metric_for_best_model": "eval_dev_ndcg@10",
+        "greater_is_better": True,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "use_cpu": device == "cpu",
+        "report_to": "none",
+        "disable_tqdm": not show_progress,
+        "logging_strategy": "no",
+        "dataloader_num_workers": 0,
+    }
+
+
 def train_cross_encoder(
     base: str,
     pairs: list[tuple[str, str, float]],
@@ -91,47 +117,21 @@ def train_cross_encoder(
     device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = st.CrossEncoder(base, num_labels=1, max_length=settings.max_length, device=device)
     evaluator = CrossEncoderRerankingEvaluator(
-        dev_samples,
-        at_k=10,
-        always_rerank_positives=False,
-        name="dev",
-        batch_size=64,
+        dev_samples, at_k=10, always_rerank_positives=False, name="dev", batch_size=64,
         write_csv=False,
-    )
+    )  # fmt: skip
     base_dev = float(evaluator(model)["dev_ndcg@10"])
     positives = sum(1 for p in pairs if p[2] > 0)
     negatives = len(pairs) - positives
     loss = BinaryCrossEntropyLoss(
         model, pos_weight=torch.tensor(max(negatives, 1) / max(positives, 1))
     )
-    train = datasets.Dataset.from_dict(
-        {
-            "query": [p[0] for p in pairs],
-            "document": [p[1] for p in pairs],
-            "label": [float(p[2]) for p in pairs],
-        }
-    ).shuffle(seed=settings.seed)
+    columns = {"query": [p[0] for p in pairs], "document": [p[1] for p in pairs]}
+    labels = {"label": [float(p[2]) for p in pairs]}
+    train = datasets.Dataset.from_dict(columns | labels).shuffle(seed=settings.seed)
     checkpoints = out_dir / ".checkpoints"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        **_warmup(transformers.__version__, settings.warmup_ratio),
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="eval_dev_ndcg@10",
-        greater_is_better=True,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        use_cpu=device == "cpu",
-        report_to="none",
-        disable_tqdm=not show_progress,
-        logging_strategy="no",
-        dataloader_num_workers=0,
-    )
+    options = _training_options(settings, transformers.__version__, device, show_progress)
+    args = CrossEncoderTrainingArguments(output_dir=str(checkpoints), **options)
     trainer = CrossEncoderTrainer(
         model=model,
         args=args,
@@ -143,9 +143,8 @@ def train_cross_encoder(
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    history = [
-        float(e["eval_dev_ndcg@10"]) for e in trainer.state.log_history if "eval_dev_ndcg@10" in e
-    ]
+    metric = "eval_dev_ndcg@10"
+    history = [float(e[metric]) for e in trainer.state.log_history if metric in e]
     best = max(range(len(history)), key=history.__getitem__) + 1 if history else 0
     model.save_pretrained(os.fspath(out_dir), safe_serialization=True)
     shutil.rmtree(checkpoints, ignore_errors=True)
