@@ -8,14 +8,15 @@ neither FAISS nor the encoder.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from shortlist._validate import finite_number, known_names, positive_int
 from shortlist.documents import RETRIEVAL_RANK_KEY, RETRIEVAL_SCORE_KEY, Document, Hit
 from shortlist.errors import InvalidInputError
 from shortlist.funnel import as_funnel, fusion_spec, resolve_fusion
+from shortlist.plan import Plan
 from shortlist.rerank import as_reranker
-from shortlist.rerank.base import Reranker
+from shortlist.rerank.base import Reranker, rerank_plan
 from shortlist.rerank.fusion import Fusion
 
 FUNNEL_FIELDS = ("reranker", "top_n", "score_threshold", "fusion", "rerank_budget_ms")
@@ -108,6 +109,35 @@ def rerank_fusion(
     """
     ours = all(_is_number(m.get(RETRIEVAL_SCORE_KEY)) for m in metadatas)
     return resolve_fusion(fusion, reranker, shortlist_candidates=ours)
+
+
+class RerankSettings(Protocol):
+    """What both rerank adapters hold (their pydantic fields)."""
+
+    reranker: Reranker
+    top_n: int | None
+    score_threshold: float | None
+    fusion: str | None
+    rerank_budget_ms: float | None
+
+
+def rerank_plan_for(
+    adapter: RerankSettings,
+    query: str,
+    hits: list[Hit],
+    metadatas: Iterable[Mapping[str, Any]],
+) -> Plan[list[tuple[int, Hit]]]:
+    """The rerank an adapter runs on converted documents, with its settings (the fusion
+    rule needs the documents' metadata): one plan for its sync and async methods."""
+    return rerank_plan(
+        adapter.reranker,
+        query,
+        hits,
+        top_n=adapter.top_n,
+        score_threshold=adapter.score_threshold,
+        fusion=rerank_fusion(adapter.fusion, adapter.reranker, metadatas),
+        budget_ms=adapter.rerank_budget_ms,
+    )
 
 
 def candidate(

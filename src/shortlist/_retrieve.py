@@ -6,6 +6,7 @@ LlamaIndex ``similarity_top_k``); errors name it as the caller spelled it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,8 @@ from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.funnel import Funnel, as_funnel
 from shortlist.index import BaseIndex, Filter
-from shortlist.pipeline import Pipeline
+from shortlist.pipeline import Pipeline, PipelineResult, SearchOptions, search_plan
+from shortlist.plan import Blocking, Plan
 
 Source = BaseIndex | Pipeline
 FunnelArg = Funnel | str | os.PathLike[str] | Mapping[str, Any] | None
@@ -80,7 +82,7 @@ def stage1(
     return options
 
 
-def retrieve(
+def retrieve_plan(
     source: Source,
     query: str,
     k: int,
@@ -90,29 +92,22 @@ def retrieve(
     mode: str | None = None,
     alpha: float | None = None,
     sparse_k: int | None = None,
-) -> list[Hit]:
-    """``k`` hits: an index's top ``k``, or a pipeline's reranked top ``k``."""
+) -> Plan[list[Hit]]:
+    """``k`` hits: an index's top ``k``, or a pipeline's reranked top ``k`` -- a plan the
+    retrievers' sync and async methods run (:mod:`shortlist.plan`). Arguments are checked
+    now, before the plan runs."""
     check_k(name, k, source)
     options = stage1(source, mode, alpha, sparse_k)
     if isinstance(source, Pipeline):
-        return source.search(query, top_n=k, filter=filter, **options)
-    return source.search(query, k, filter=filter, **options)
+        call = SearchOptions(top_n=k, filter=filter, mode=options["mode"], alpha=options["alpha"])
+        return _hits(search_plan(source, query, call))
+    return _one(Blocking(functools.partial(source.search, query, k, filter=filter, **options)))
 
 
-async def aretrieve(
-    source: Source,
-    query: str,
-    k: int,
-    *,
-    name: str,
-    filter: Filter | None = None,
-    mode: str | None = None,
-    alpha: float | None = None,
-    sparse_k: int | None = None,
-) -> list[Hit]:
-    """Async :func:`retrieve`."""
-    check_k(name, k, source)
-    options = stage1(source, mode, alpha, sparse_k)
-    if isinstance(source, Pipeline):
-        return await source.asearch(query, top_n=k, filter=filter, **options)
-    return await source.asearch(query, k, filter=filter, **options)
+def _hits(pipeline: Plan[PipelineResult]) -> Plan[list[Hit]]:
+    return (yield from pipeline).hits
+
+
+def _one(step: Blocking[list[Hit]]) -> Plan[list[Hit]]:
+    hits: list[Hit] = yield step
+    return hits

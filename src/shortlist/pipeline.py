@@ -7,22 +7,27 @@ so the three cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from shortlist import defaults
-from shortlist._validate import finite_number, positive_int
+from shortlist import defaults, plan
+from shortlist._validate import check_keywords, finite_number, positive_int
 from shortlist.documents import STAGE1, Hit
 from shortlist.errors import InvalidInputError
 from shortlist.funnel import AUTO, Funnel, as_funnel, resolve_fusion
 from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_mode, hybrid_fusion
+from shortlist.plan import Blocking, Plan
 from shortlist.rerank import as_reranker
-from shortlist.rerank.base import Reranker
+from shortlist.rerank.base import Reranker, rerank_plan
 from shortlist.rerank.fusion import Fusion
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 
 @dataclass(frozen=True)
@@ -168,104 +173,26 @@ class Pipeline:
     ) -> PipelineResult:
         """Both stages, with the candidates and timings (for evaluation and debugging).
 
-        ``fetch_k`` and ``top_n`` replace the pipeline's own for this call.
+        ``fetch_k`` and ``top_n`` replace the pipeline's own for this call; ``filter``
+        restricts stage 1; ``mode``, ``alpha`` and ``hybrid`` replace its stage-1 settings.
         """
-        n_fetch, n = self._sizes(fetch_k, top_n)
-        t0 = time.perf_counter()
-        candidates = self.index.search(
-            query, n_fetch, filter=filter, **self._stage1(mode, alpha, hybrid)
+        options = SearchOptions(
+            fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha, hybrid=hybrid
         )
-        t1 = time.perf_counter()
-        if self.reranker is None:
-            hits = candidates[:n]
-        else:
-            ranked = self.reranker.rerank_hits(
-                query,
-                candidates,
-                top_n=n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
-            )
-            hits = [hit for _, hit in ranked]
-        return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
+        return plan.run(search_plan(self, query, options))
 
-    async def arun(
-        self,
-        query: str,
-        *,
-        fetch_k: int | None = None,
-        top_n: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> PipelineResult:
-        """Async :meth:`run`: stage 1 in the worker pool, stage 2 via the reranker's async path."""
-        n_fetch, n = self._sizes(fetch_k, top_n)
-        t0 = time.perf_counter()
-        candidates = await self.index.asearch(
-            query, n_fetch, filter=filter, **self._stage1(mode, alpha, hybrid)
-        )
-        t1 = time.perf_counter()
-        if self.reranker is None:
-            hits = candidates[:n]
-        else:
-            ranked = await self.reranker.arerank_hits(
-                query,
-                candidates,
-                top_n=n,
-                score_threshold=self.score_threshold,
-                fusion=self.fusion,
-                budget_ms=self.rerank_budget_ms,
-            )
-            hits = [hit for _, hit in ranked]
-        return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
+    async def arun(self, query: str, **options: Unpack[SearchOptions]) -> PipelineResult:
+        """Async :meth:`run` (same arguments): stage 1 in the worker pool, stage 2 via the
+        reranker's async path."""
+        return await plan.arun(search_plan(self, query, options))
 
-    def search(
-        self,
-        query: str,
-        *,
-        fetch_k: int | None = None,
-        top_n: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> list[Hit]:
+    def search(self, query: str, **options: Unpack[SearchOptions]) -> list[Hit]:
         """The final hits for ``query`` (arguments as in :meth:`run`)."""
-        return self.run(
-            query,
-            fetch_k=fetch_k,
-            top_n=top_n,
-            filter=filter,
-            mode=mode,
-            alpha=alpha,
-            hybrid=hybrid,
-        ).hits
+        return plan.run(search_plan(self, query, options)).hits
 
-    async def asearch(
-        self,
-        query: str,
-        *,
-        fetch_k: int | None = None,
-        top_n: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> list[Hit]:
+    async def asearch(self, query: str, **options: Unpack[SearchOptions]) -> list[Hit]:
         """Async :meth:`search`."""
-        result = await self.arun(
-            query,
-            fetch_k=fetch_k,
-            top_n=top_n,
-            filter=filter,
-            mode=mode,
-            alpha=alpha,
-            hybrid=hybrid,
-        )
-        return result.hits
+        return (await plan.arun(search_plan(self, query, options))).hits
 
     def _stage1(
         self, mode: str | None, alpha: float | None, hybrid: Fusion | str | None
@@ -292,6 +219,45 @@ class Pipeline:
         )
 
 
+class SearchOptions(TypedDict, total=False):
+    """Per-call settings of :meth:`Pipeline.run` and its siblings (``None``: the pipeline's)."""
+
+    fetch_k: int | None
+    top_n: int | None
+    filter: Filter | None
+    mode: str | None
+    alpha: float | None
+    hybrid: Fusion | str | None
+
+
+def search_plan(pipeline: Pipeline, query: str, options: SearchOptions) -> Plan[PipelineResult]:
+    """Both stages for one query, as a plan (:mod:`shortlist.plan`) that every entry point
+    runs: arguments are checked before anything is searched."""
+    check_keywords("Pipeline.search", options, SearchOptions.__annotations__)
+    n_fetch, n = pipeline._sizes(options.get("fetch_k"), options.get("top_n"))
+    stage1 = pipeline._stage1(options.get("mode"), options.get("alpha"), options.get("hybrid"))
+    search = functools.partial(
+        pipeline.index.search, query, n_fetch, filter=options.get("filter"), **stage1
+    )
+    t0 = time.perf_counter()
+    candidates: list[Hit] = yield Blocking(search)
+    t1 = time.perf_counter()
+    if pipeline.reranker is None:
+        hits = candidates[:n]
+    else:
+        ranking = rerank_plan(
+            pipeline.reranker,
+            query,
+            candidates,
+            top_n=n,
+            score_threshold=pipeline.score_threshold,
+            fusion=pipeline.fusion,
+            budget_ms=pipeline.rerank_budget_ms,
+        )
+        hits = [hit for _, hit in (yield from ranking)]
+    return PipelineResult(hits, candidates, t1 - t0, time.perf_counter() - t1)
+
+
 def _chain(
     reranker: Reranker | str | None,
     fallback: Reranker | str | Sequence[Reranker | str] | None,
@@ -314,7 +280,7 @@ def _chain(
         members += [fallback] if isinstance(fallback, str | Reranker) else list(fallback)
     if degraded is None and isinstance(primary, FallbackReranker):
         degraded = primary.degraded
-    return FallbackReranker(members, degraded=degraded or "stage1")
+    return FallbackReranker([as_reranker(m) for m in members], degraded=degraded or "stage1")
 
 
 def _top_n(top_n: int, fetch_k: int) -> int:

@@ -22,7 +22,8 @@ from shortlist.errors import (
     RerankerRequestError,
     RerankerTimeoutError,
 )
-from shortlist.rerank.cohere import CohereReranker, retry_after_seconds
+from shortlist.rerank.cohere import CohereReranker
+from shortlist.rerank.cohere_wire import retry_after_seconds
 from tests.fakes.cohere_server import FakeCohere, Reply, overlap_score
 
 QUERY = "boundary layer transition on a flat plate"

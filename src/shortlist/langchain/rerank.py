@@ -18,9 +18,11 @@ from langchain_core.documents import BaseDocumentCompressor
 from langchain_core.documents import Document as LCDocument
 from pydantic import ConfigDict
 
-from shortlist._adapters import CheckedArguments, rerank_fusion
+from shortlist import plan
+from shortlist._adapters import CheckedArguments, rerank_plan_for
 from shortlist.funnel import AUTO, Funnel
 from shortlist.langchain._convert import lc_to_candidates, reranked_copy
+from shortlist.plan import Plan, Value
 from shortlist.rerank.base import Reranker
 
 
@@ -68,19 +70,8 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[LCDocument]:
         """Rerank ``documents`` against ``query``; returns scored copies, best first."""
-        docs = list(documents)
         manager = CallbackManager.configure(callbacks, local_metadata=self._trace_metadata())
-        run = manager.on_chain_start(
-            None, {"query": query, "documents": docs}, name=type(self).__name__
-        )
-        try:
-            ranked = self.reranker.rerank_hits(query, lc_to_candidates(docs), **self._options(docs))
-            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
-        except BaseException as exc:
-            run.on_chain_error(exc)
-            raise
-        run.on_chain_end({"documents": out})
-        return out
+        return plan.run(self._plan(list(documents), query, manager))
 
     async def acompress_documents(
         self,
@@ -89,30 +80,28 @@ class ShortlistRerank(CheckedArguments, BaseDocumentCompressor):
         callbacks: Callbacks | None = None,
     ) -> Sequence[LCDocument]:
         """Async :meth:`compress_documents` via the reranker's native async path."""
-        docs = list(documents)
         manager = AsyncCallbackManager.configure(callbacks, local_metadata=self._trace_metadata())
-        run = await manager.on_chain_start(
+        return await plan.arun(self._plan(list(documents), query, manager))
+
+    def _plan(
+        self, docs: list[LCDocument], query: str, manager: CallbackManager | AsyncCallbackManager
+    ) -> Plan[list[LCDocument]]:
+        """Both methods: a child run around the rerank (the async manager's callbacks are
+        coroutines, which the async driver awaits)."""
+        start = manager.on_chain_start(
             None, {"query": query, "documents": docs}, name=type(self).__name__
         )
+        run = yield Value(start)
         try:
-            ranked = await self.reranker.arerank_hits(
-                query, lc_to_candidates(docs), **self._options(docs)
-            )
-            out = [reranked_copy(docs[i], hit) for i, hit in ranked]
+            metadatas = (d.metadata for d in docs)
+            ranking = rerank_plan_for(self, query, lc_to_candidates(docs), metadatas)
+            out = [reranked_copy(docs[i], hit) for i, hit in (yield from ranking)]
         except BaseException as exc:
-            await run.on_chain_error(exc)
+            if not isinstance(exc, GeneratorExit):  # a closed plan cannot report
+                yield Value(run.on_chain_error(exc))
             raise
-        await run.on_chain_end({"documents": out})
+        yield Value(run.on_chain_end({"documents": out}))
         return out
-
-    def _options(self, docs: Sequence[LCDocument]) -> dict[str, Any]:
-        """``rerank_hits`` keywords for these documents (the fusion rule needs them)."""
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": rerank_fusion(self.fusion, self.reranker, (d.metadata for d in docs)),
-            "budget_ms": self.rerank_budget_ms,
-        }
 
     def _trace_metadata(self) -> dict[str, Any]:
         return {"reranker": self.reranker.spec, "top_n": self.top_n, "fusion": self.fusion}

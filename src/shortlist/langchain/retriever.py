@@ -18,14 +18,17 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from shortlist import plan
 from shortlist._adapters import CheckedArguments
-from shortlist._retrieve import aretrieve, check_k, check_source, retrieve
+from shortlist._retrieve import check_k, check_source, retrieve_plan
 from shortlist._validate import known_names
+from shortlist.documents import Hit
 from shortlist.funnel import Funnel
 from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha, check_mode
 from shortlist.langchain._convert import hit_to_lc
 from shortlist.pipeline import Pipeline
+from shortlist.plan import Plan
 
 DEFAULT_K = 4
 """LangChain's usual number of documents, used for an index when ``k`` is not set."""
@@ -99,17 +102,27 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
     ) -> list[LCDocument]:
         """``k``/``filter``/``mode``/``alpha`` given at invoke time replace the configured
         ones for that call."""
-        hits = retrieve(
-            self._source(), query, self._k(k), name="k", **self._call(filter, mode, alpha)
-        )
+        hits = plan.run(self._plan(query, k, filter, mode, alpha))
         return [hit_to_lc(h) for h in hits]
 
-    def _call(self, filter: Filter | None, mode: str | None, alpha: float | None) -> dict[str, Any]:
-        return {
-            "filter": filter if filter is not None else self.filter,
-            "mode": mode if mode is not None else self.mode,
-            "alpha": alpha if alpha is not None else self.alpha,
-        }
+    def _plan(
+        self,
+        query: str,
+        k: int | None,
+        filter: Filter | None,
+        mode: str | None,
+        alpha: float | None,
+    ) -> Plan[list[Hit]]:
+        """The search both methods run; per-call values win over the configured ones."""
+        return retrieve_plan(
+            self._source(),
+            query,
+            self._k(k),
+            name="k",
+            filter=filter if filter is not None else self.filter,
+            mode=mode if mode is not None else self.mode,
+            alpha=alpha if alpha is not None else self.alpha,
+        )
 
     async def _aget_relevant_documents(
         self,
@@ -122,6 +135,5 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         alpha: float | None = None,
     ) -> list[LCDocument]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
-        options = self._call(filter, mode, alpha)
-        hits = await aretrieve(self._source(), query, self._k(k), name="k", **options)
+        hits = await plan.arun(self._plan(query, k, filter, mode, alpha))
         return [hit_to_lc(h) for h in hits]

@@ -25,11 +25,13 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from shortlist._adapters import CheckedArguments, rerank_fusion
+from shortlist import plan
+from shortlist._adapters import CheckedArguments, rerank_plan_for
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.funnel import AUTO, Funnel
 from shortlist.llama_index._convert import node_to_candidate, reranked_node
+from shortlist.plan import Plan
 from shortlist.rerank.base import Reranker
 
 dispatcher = instrument.get_dispatcher(__name__)  # type: ignore[attr-defined]
@@ -93,31 +95,25 @@ class ShortlistRerank(CheckedArguments, BaseNodePostprocessor):
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
-        query, candidates = _validate(nodes, query_bundle)
-        with self._events(nodes, query_bundle) as out:
-            ranked = self.reranker.rerank_hits(query, candidates, **self._options(nodes))
-            out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
-        return out
+        return plan.run(self._plan(nodes, query_bundle))
 
     @dispatcher.span  # the sync method gets its span from DispatcherSpanMixin
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         """Native async: the reranker's async path (worker pool, or Cohere's async client)."""
+        return await plan.arun(self._plan(nodes, query_bundle))
+
+    def _plan(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None
+    ) -> Plan[list[NodeWithScore]]:
+        """Both methods: input checked before any event fires, then the rerank inside them."""
         query, candidates = _validate(nodes, query_bundle)
+        metadatas = (n.node.metadata for n in nodes)
         with self._events(nodes, query_bundle) as out:
-            ranked = await self.reranker.arerank_hits(query, candidates, **self._options(nodes))
+            ranked = yield from rerank_plan_for(self, query, candidates, metadatas)
             out.extend(reranked_node(nodes[i], hit) for i, hit in ranked)
         return out
-
-    def _options(self, nodes: Sequence[NodeWithScore]) -> dict[str, Any]:
-        """``rerank_hits`` keywords for these nodes (the fusion rule needs them)."""
-        return {
-            "top_n": self.top_n,
-            "score_threshold": self.score_threshold,
-            "fusion": rerank_fusion(self.fusion, self.reranker, (n.node.metadata for n in nodes)),
-            "budget_ms": self.rerank_budget_ms,
-        }
 
     @contextmanager
     def _events(

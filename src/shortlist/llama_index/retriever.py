@@ -15,22 +15,17 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import IndexNode, NodeWithScore, QueryBundle
 
-from shortlist._retrieve import (
-    FunnelArg,
-    Source,
-    aretrieve,
-    check_k,
-    check_source,
-    retrieve,
-    stage1,
-)
+from shortlist import plan
+from shortlist._retrieve import FunnelArg, Source, check_k, check_source, retrieve_plan, stage1
 from shortlist._validate import positive_int
+from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError
 from shortlist.index import BaseIndex, Filter
 from shortlist.index.hybrid import check_alpha
 from shortlist.llama_index._convert import hit_to_node
 from shortlist.llama_index.filters import LlamaFilter, to_shortlist_filter
 from shortlist.pipeline import Pipeline
+from shortlist.plan import Plan
 
 _MODES = {"default": "dense", "hybrid": "hybrid", "sparse": "bm25", "text_search": "bm25"}
 """LlamaIndex's ``VectorStoreQueryMode`` values that shortlist serves, and what they mean."""
@@ -153,27 +148,25 @@ class ShortlistRetriever(BaseRetriever):
         self._query_mode: str | None = name
         self._mode = None if name is None else _MODES[name]
 
-    def _options(self) -> dict[str, Any]:
-        return {
-            "name": "similarity_top_k",
-            "filter": self._core_filter,
-            "mode": self._mode,
-            "alpha": self.alpha,
-            "sparse_k": self.sparse_top_k,
-        }
+    def _plan(self, query_bundle: QueryBundle) -> Plan[list[Hit]]:
+        """The search both methods run."""
+        return retrieve_plan(
+            self._source,
+            query_bundle.query_str,
+            self.similarity_top_k,
+            name="similarity_top_k",
+            filter=self._core_filter,
+            mode=self._mode,
+            alpha=self.alpha,
+            sparse_k=self.sparse_top_k,
+        )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = retrieve(
-            self._source, query_bundle.query_str, self.similarity_top_k, **self._options()
-        )
-        return [hit_to_node(h) for h in hits]
+        return [hit_to_node(h) for h in plan.run(self._plan(query_bundle))]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
-        hits = await aretrieve(
-            self._source, query_bundle.query_str, self.similarity_top_k, **self._options()
-        )
-        return [hit_to_node(h) for h in hits]
+        return [hit_to_node(h) for h in await plan.arun(self._plan(query_bundle))]
 
     def __repr__(self) -> str:
         return (

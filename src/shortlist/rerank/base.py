@@ -8,32 +8,34 @@ does), plus ``spec`` so that ``load_reranker(r.spec)`` rebuilds them.
 Scores are higher-is-better; local backends default to sigmoid probabilities in 0..1 so
 that swapping a local model for Cohere does not change the score scale.
 
-Every score request, from every entry point, goes through one path
-(:meth:`Reranker._score_with_source` -> :meth:`Reranker._compute`): the optional
-:class:`~shortlist.rerank.cache.ScoreCache` first, then, for local models (``batched``),
-the :class:`~shortlist.rerank.batching.ScoreBatcher` that keeps concurrent callers from
-oversubscribing the cores, then the backend.
+Each entry point is written once, as a plan (:mod:`shortlist.plan`) that the sync method
+runs inline and its async twin awaits; every score request goes through one path,
+:func:`shortlist.rerank.scoring.scores_plan` (cache, then batcher or backend, checked once).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, get_args
 
 import numpy as np
 
+from shortlist import plan
 from shortlist._executor import run_blocking
+from shortlist._validate import check_keywords
 from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
+from shortlist.plan import Plan
 from shortlist.rerank.batching import BatchStats, Request, ScoreBatcher
-from shortlist.rerank.budget import BUDGET_CHUNK, deadline_after, rank_partial, spent, within
+from shortlist.rerank.budget import BUDGET_CHUNK, deadline_after, rank_partial, spent
 from shortlist.rerank.cache import CacheInfo, ScoreCache
 from shortlist.rerank.fusion import Fusion
 from shortlist.rerank.ranking import RankOptions, RerankResult, rank_hits, select
+from shortlist.rerank.scoring import Sourced, scores_plan
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
 
 Activation = Literal["sigmoid", "none"]
 """What local backends do with the model's logit: ``"sigmoid"`` (0..1) or ``"none"`` (raw)."""
@@ -62,26 +64,13 @@ def apply_activation(logits: np.ndarray, activation: Activation) -> np.ndarray:
     return out
 
 
-def format_spec(backend: str, model: str, options: dict[str, object | None]) -> str:
-    """``"backend:model?name=value&..."``, the inverse of ``load_reranker``'s parser.
-
-    ``None`` options are left out (the backend's default applies on reload).
-    """
-    rendered = {
-        k: ("true" if v else "false") if isinstance(v, bool) else str(v)
-        for k, v in options.items()
-        if v is not None
-    }
-    query = "&".join(f"{k}={v}" for k, v in rendered.items())
-    return f"{backend}:{model}" + (f"?{query}" if query else "")
-
-
 class Reranker(ABC):
     """Scores (query, text) pairs; subclasses implement :meth:`_score`.
 
     Two entry points share one ranking path (:mod:`shortlist.rerank.ranking`):
     :meth:`rerank` for plain texts and :meth:`rerank_hits` for stage-1 hits, which keeps
-    their retrieval scores and can fuse with them.
+    their retrieval scores and can fuse with them. Each has an async twin that runs the
+    same plan (:mod:`shortlist.plan`) without blocking the event loop.
     """
 
     #: short backend name used in specs and logs, e.g. ``"onnx"``
@@ -131,44 +120,21 @@ class Reranker(ABC):
         return None
 
     def rerank(
-        self,
-        query: str,
-        texts: Sequence[str],
-        *,
-        top_n: int | None = None,
-        score_threshold: float | None = None,
-        fusion: Fusion | str | None = None,
+        self, query: str, texts: Sequence[str], **options: Unpack[RankKeywords]
     ) -> list[RerankResult]:
         """The best ``top_n`` texts as (input position, final score), best first.
 
-        ``score_threshold`` applies to the relevance score. With ``fusion`` the input
-        order stands in for the retrieval ranking, and the final score is the fused one.
+        ``options``: ``top_n`` (None: all), ``score_threshold`` (on the relevance score)
+        and ``fusion`` (the input order stands in for the retrieval ranking, and the final
+        score is the fused one), as in :meth:`rerank_hits`.
         """
-        options = RankOptions.of(top_n, score_threshold, fusion)  # fail before scoring
-        return select(
-            self.score(query, texts),
-            top_n=options.top_n,
-            score_threshold=options.score_threshold,
-            fusion=options.fusion,
-        )
+        return plan.run(select_plan(self, query, texts, **options))
 
     async def arerank(
-        self,
-        query: str,
-        texts: Sequence[str],
-        *,
-        top_n: int | None = None,
-        score_threshold: float | None = None,
-        fusion: Fusion | str | None = None,
+        self, query: str, texts: Sequence[str], **options: Unpack[RankKeywords]
     ) -> list[RerankResult]:
-        """Async :meth:`rerank`: never blocks the event loop."""
-        options = RankOptions.of(top_n, score_threshold, fusion)
-        return select(
-            await self.ascore(query, texts),
-            top_n=options.top_n,
-            score_threshold=options.score_threshold,
-            fusion=options.fusion,
-        )
+        """Async :meth:`rerank` (same arguments): never blocks the event loop."""
+        return await plan.arun(select_plan(self, query, texts, **options))
 
     def rerank_hits(
         self,
@@ -197,97 +163,31 @@ class Reranker(ABC):
         at once with what is left of the budget as its request timeout
         (:mod:`shortlist.rerank.budget`).
         """
-        options = RankOptions.of(top_n, score_threshold, fusion)
-        items = _check_hits(hits)
-        query, texts = _validate(query, [h.document.text for h in items])
-        if budget_ms is not None:
-            deadline = deadline_after(budget_ms)
-            parts: list[tuple[np.ndarray, str]] = []
-            with within(deadline):
-                for chunk in self._budget_steps(texts):
-                    if spent(deadline):
-                        break
-                    try:
-                        result = self._score_with_source(query, chunk)
-                    except TimeoutError:
-                        if not spent(deadline):
-                            raise
-                        break  # the request timed out with the budget: the budget's cut
-                    parts.append(self._checked_source(result, len(chunk)))
-            return rank_partial(items, parts, options)
-        relevance, source = self._checked_source(
-            self._score_with_source(query, texts) if texts else _EMPTY, len(texts)
-        )
-        return rank_hits(
-            items,
-            relevance,
-            top_n=options.top_n,
-            score_threshold=options.score_threshold,
-            fusion=options.fusion,
-            scored_by=source,
+        return plan.run(
+            rerank_plan(
+                self,
+                query,
+                hits,
+                top_n=top_n,
+                score_threshold=score_threshold,
+                fusion=fusion,
+                budget_ms=budget_ms,
+            )
         )
 
     async def arerank_hits(
-        self,
-        query: str,
-        hits: Sequence[Hit],
-        *,
-        top_n: int | None = None,
-        score_threshold: float | None = None,
-        fusion: Fusion | str | None = None,
-        budget_ms: float | None = None,
+        self, query: str, hits: Sequence[Hit], **options: Unpack[HitsKeywords]
     ) -> list[tuple[int, Hit]]:
-        """Async :meth:`rerank_hits` (the backend's native async path)."""
-        options = RankOptions.of(top_n, score_threshold, fusion)
-        items = _check_hits(hits)
-        query, texts = _validate(query, [h.document.text for h in items])
-        if budget_ms is not None:
-            deadline = deadline_after(budget_ms)
-            parts: list[tuple[np.ndarray, str]] = []
-            with within(deadline):
-                for chunk in self._budget_steps(texts):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    try:
-                        result = await asyncio.wait_for(
-                            self._ascore_with_source(query, chunk), left
-                        )
-                    except TimeoutError:
-                        if not spent(deadline):
-                            raise
-                        break
-                    parts.append(self._checked_source(result, len(chunk)))
-            return rank_partial(items, parts, options)
-        relevance, source = self._checked_source(
-            await self._ascore_with_source(query, texts) if texts else _EMPTY, len(texts)
-        )
-        return rank_hits(
-            items,
-            relevance,
-            top_n=options.top_n,
-            score_threshold=options.score_threshold,
-            fusion=options.fusion,
-            scored_by=source,
-        )
-
-    def _budget_steps(self, texts: list[str]) -> list[list[str]]:
-        step = self.budget_chunk or max(len(texts), 1)
-        return [texts[i : i + step] for i in range(0, len(texts), step)]
+        """Async :meth:`rerank_hits` (same arguments; the backend's native async path)."""
+        return await plan.arun(rerank_plan(self, query, hits, **options))
 
     def score(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text, in input order (no sorting, no cut)."""
-        query, texts = _validate(query, texts)
-        if not texts:
-            return np.zeros(0, dtype=np.float64)
-        return self._checked(self._score_with_source(query, texts)[0], len(texts))
+        return plan.run(_texts_plan(self, query, texts))
 
     async def ascore(self, query: str, texts: Sequence[str]) -> np.ndarray:
         """Async :meth:`score`."""
-        query, texts = _validate(query, texts)
-        if not texts:
-            return np.zeros(0, dtype=np.float64)
-        return self._checked((await self._ascore_with_source(query, texts))[0], len(texts))
+        return await plan.arun(_texts_plan(self, query, texts))
 
     # -- cache and batching -----------------------------------------------------------------
 
@@ -316,94 +216,126 @@ class Reranker(ABC):
         where more rows per model batch raise throughput. Default: one at a time."""
         return False
 
-    def _score_many(self, requests: list[Request]) -> list[np.ndarray]:
+    # -- what a backend implements ----------------------------------------------------------
+
+    @abstractmethod
+    def _score(self, query: str, texts: list[str]) -> np.ndarray | Sourced:
+        """Score every text against the query; return a float array of ``len(texts)``
+        (or :class:`~shortlist.rerank.scoring.Sourced` when another producer answered)."""
+
+    async def _ascore(self, query: str, texts: list[str]) -> np.ndarray | Sourced:
+        """Default async path: the CPU-bound ``_score`` in the shared bounded executor."""
+        return await run_blocking(self._score, query, texts)
+
+    def _score_many(self, requests: list[Request]) -> Sequence[np.ndarray | Sourced]:
         """Score several requests in one go (the batcher's unit). Backends that can share
         their model's batches across queries override this; the default runs each."""
         return [self._score(query, texts) for query, texts in requests]
 
-    def _compute(self, query: str, texts: list[str]) -> np.ndarray:
-        """Cache, then batcher (local models) or the backend: every sync score lands here."""
-        cache = self._score_cache
-        if cache is None:
-            return self._compute_uncached(query, texts)
-        found, missing = cache.lookup(self.spec, query, texts)
-        if missing:
-            todo = [texts[i] for i in missing]
-            scores = self._checked(self._compute_uncached(query, todo), len(todo))
-            cache.store(self.spec, query, todo, scores)
-            found[missing] = scores
-        return found
+    def _scores_plan(
+        self, query: str, texts: list[str], deadline: float | None = None
+    ) -> Plan[Sourced]:
+        """Where this reranker's scores come from (:func:`~shortlist.rerank.scoring.scores_plan`).
+        Only a composite of rerankers (a fallback chain) overrides it; backends never do."""
+        return scores_plan(self, query, texts, deadline)
 
-    async def _acompute(self, query: str, texts: list[str]) -> np.ndarray:
-        """Async :meth:`_compute`: the batcher's future is awaited, no pool thread held."""
-        cache = self._score_cache
-        if cache is None:
-            return await self._acompute_uncached(query, texts)
-        found, missing = cache.lookup(self.spec, query, texts)
-        if missing:
-            todo = [texts[i] for i in missing]
-            scores = self._checked(await self._acompute_uncached(query, todo), len(todo))
-            cache.store(self.spec, query, todo, scores)
-            found[missing] = scores
-        return found
 
-    def _compute_uncached(self, query: str, texts: list[str]) -> np.ndarray:
-        if not self.batched:
-            return self._score(query, texts)
-        return self._batch_queue().submit(query, texts).result()
+class RankKeywords(TypedDict, total=False):
+    """The ranking options of :meth:`Reranker.rerank`."""
 
-    async def _acompute_uncached(self, query: str, texts: list[str]) -> np.ndarray:
-        if not self.batched:
-            return await self._ascore(query, texts)
-        # cancelling the await (a budget's deadline) cancels the request if still queued
-        return await asyncio.wrap_future(self._batch_queue().submit(query, texts))
+    top_n: int | None
+    score_threshold: float | None
+    fusion: Fusion | str | None
 
-    def _batch_queue(self) -> ScoreBatcher:
-        with _BATCHER_LOCK:
-            if self._batcher is None:
-                self._batcher = ScoreBatcher(
-                    self._score_many,
-                    combine=self.combines_requests,
-                    wait_ms=self.batch_wait_ms,
-                    max_pairs=self.batch_max_pairs,
-                    name=f"shortlist-{self.backend}-batcher",
-                )
-            return self._batcher
 
-    @abstractmethod
-    def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        """Score every text against the query; return a float array of ``len(texts)``."""
+class HitsKeywords(RankKeywords, total=False):
+    """The options of :meth:`Reranker.rerank_hits`."""
 
-    async def _ascore(self, query: str, texts: list[str]) -> np.ndarray:
-        """Default async path: the CPU-bound ``_score`` in the shared bounded executor."""
-        return await run_blocking(self._score, query, texts)
+    budget_ms: float | None
 
-    def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
-        """Scores plus the spec of what produced them (a chain names the member that
-        answered, or ``"stage1"``). Returned, not stored: concurrent calls cannot mix."""
-        return self._compute(query, texts), self.spec
 
-    async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
-        """Async :meth:`_score_with_source`."""
-        return await self._acompute(query, texts), self.spec
+def select_plan(
+    reranker: Reranker, query: str, texts: Sequence[str], **options: Unpack[RankKeywords]
+) -> Plan[list[RerankResult]]:
+    """:meth:`Reranker.rerank` as a plan (options checked before anything is scored)."""
+    check_keywords("rerank", options, RankKeywords.__annotations__)
+    rank = RankOptions.of(
+        options.get("top_n"), options.get("score_threshold"), options.get("fusion")
+    )
+    scores = yield from _texts_plan(reranker, query, texts)
+    return select(
+        scores, top_n=rank.top_n, score_threshold=rank.score_threshold, fusion=rank.fusion
+    )
 
-    def _checked_source(self, result: tuple[np.ndarray, str], n: int) -> tuple[np.ndarray, str]:
-        return self._checked(result[0], n), result[1]
 
-    def _checked(self, scores: np.ndarray, n: int) -> np.ndarray:
-        arr = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if arr.shape[0] != n:
-            raise RuntimeError(
-                f"{type(self).__name__} returned {arr.shape[0]} scores for {n} texts "
-                "(backend bug: every candidate must get exactly one score)."
+def rerank_plan(
+    reranker: Reranker,
+    query: str,
+    hits: Sequence[Hit],
+    *,
+    top_n: int | None = None,
+    score_threshold: float | None = None,
+    fusion: Fusion | str | None = None,
+    budget_ms: float | None = None,
+) -> Plan[list[tuple[int, Hit]]]:
+    """:meth:`Reranker.rerank_hits` as a plan, for callers that compose it (the pipeline,
+    the adapters). Input is checked when the plan is made, before any step runs."""
+    options = RankOptions.of(top_n, score_threshold, fusion)
+    items = _check_hits(hits)
+    query, texts = _validate(query, [h.document.text for h in items])
+    deadline = None if budget_ms is None else deadline_after(budget_ms)
+    return _ranked(reranker, query, items, texts, options, deadline)
+
+
+def _ranked(
+    reranker: Reranker,
+    query: str,
+    items: list[Hit],
+    texts: list[str],
+    options: RankOptions,
+    deadline: float | None,
+) -> Plan[list[tuple[int, Hit]]]:
+    if deadline is None:
+        relevance, source = (yield from reranker._scores_plan(query, texts)) if texts else _EMPTY
+        return rank_hits(
+            items,
+            relevance,
+            top_n=options.top_n,
+            score_threshold=options.score_threshold,
+            fusion=options.fusion,
+            scored_by=source,
+        )
+    parts: list[tuple[np.ndarray, str]] = []
+    step = reranker.budget_chunk or max(len(texts), 1)
+    for start in range(0, len(texts), step):
+        if spent(deadline):
+            break
+        try:
+            parts.append(
+                (yield from reranker._scores_plan(query, texts[start : start + step], deadline))
             )
-        if not np.all(np.isfinite(arr)):
-            raise RuntimeError(f"{type(self).__name__} returned non-finite scores.")
-        return arr
+        except TimeoutError:
+            if not spent(deadline):
+                raise
+            break  # the request timed out with the budget: the budget's cut
+    return rank_partial(items, parts, options)
 
 
-_EMPTY: tuple[np.ndarray, str] = (np.zeros(0, dtype=np.float64), STAGE1)
-_BATCHER_LOCK = threading.Lock()
+def sourced_plan(reranker: Reranker, query: str, texts: Sequence[str]) -> Plan[Sourced]:
+    """Scores and the spec of what produced them (a chain names the member that answered):
+    what a remote replica sends back, so its caller can report who scored."""
+    query, items = _validate(query, texts)
+    return reranker._scores_plan(query, items)
+
+
+def _texts_plan(reranker: Reranker, query: str, texts: Sequence[str]) -> Plan[np.ndarray]:
+    query, items = _validate(query, texts)
+    if not items:
+        return np.zeros(0, dtype=np.float64)
+    return (yield from reranker._scores_plan(query, items)).scores
+
+
+_EMPTY = Sourced(np.zeros(0, dtype=np.float64), STAGE1)
 
 
 def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:

@@ -24,11 +24,10 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-
-import numpy as np
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class BatchStats:
 @dataclass
 class _Pending:
     request: Request
-    future: Future[np.ndarray]
+    future: Future[Any]
 
 
 class ScoreBatcher:
@@ -69,7 +68,7 @@ class ScoreBatcher:
 
     def __init__(
         self,
-        compute: Callable[[list[Request]], list[np.ndarray]],
+        compute: Callable[[list[Request]], Sequence[Any]],
         *,
         combine: bool = True,
         wait_ms: float = 0.0,
@@ -87,9 +86,9 @@ class ScoreBatcher:
         self._crowded = False  # the previous batch held several requests
         self._requests = self._batches = self._largest = 0
 
-    def submit(self, query: str, texts: list[str]) -> Future[np.ndarray]:
+    def submit(self, query: str, texts: list[str]) -> Future[Any]:
         """Queue one request; the future holds its scores (or the compute error)."""
-        future: Future[np.ndarray] = Future()
+        future: Future[Any] = Future()
         with self._ready:
             self._queue.append(_Pending((query, texts), future))
             if self._thread is None:

@@ -28,6 +28,12 @@ from shortlist.rerank.ranking import RankOptions, rank_hits, stage1_hit
 BUDGET_CHUNK = 8
 """Candidates a local backend scores per step under a budget."""
 
+
+class BudgetSpent(TimeoutError):
+    """The latency budget ran out while a request waited: the budget's cut, not a failure
+    of the service (a fallback chain does not count it against the member)."""
+
+
 _DEADLINE: ContextVar[float | None] = ContextVar("shortlist_rerank_deadline", default=None)
 
 

@@ -19,8 +19,9 @@ from shortlist._optional import require
 from shortlist._validate import int_at_least, positive_int
 from shortlist.errors import InvalidInputError, ModelNotFoundError
 from shortlist.models import canonical_id, how_to_get, resolve_model
-from shortlist.rerank.base import Reranker, apply_activation, check_activation, format_spec
+from shortlist.rerank.base import Reranker, apply_activation, check_activation
 from shortlist.rerank.windows import WindowOptions, best_per_text, span_text, window_spans
+from shortlist.spec import format_spec
 
 logger = logging.getLogger(__name__)
 

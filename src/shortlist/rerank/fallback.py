@@ -27,11 +27,15 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from shortlist import plan
 from shortlist._validate import finite_number, positive_int
 from shortlist.documents import STAGE1
 from shortlist.errors import InvalidInputError, RerankerAPIError
+from shortlist.plan import Plan
 from shortlist.rerank.base import Reranker
+from shortlist.rerank.budget import BudgetSpent
 from shortlist.rerank.cache import ScoreCache
+from shortlist.rerank.scoring import Sourced
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,10 @@ def is_service_failure(exc: BaseException) -> bool:
     """True for failures of the service, which the next member may survive.
 
     An :class:`InvalidInputError` (the caller's input, or a request the API rejected as
-    invalid) is not one: every member would fail on it the same way.
+    invalid) is not one: every member would fail on it the same way; nor is a spent
+    latency budget (:class:`~shortlist.rerank.budget.BudgetSpent`), which is the caller's cut.
     """
-    if isinstance(exc, InvalidInputError):
+    if isinstance(exc, InvalidInputError | BudgetSpent):
         return False
     return isinstance(exc, RerankerAPIError | TimeoutError | ConnectionError)
 
@@ -66,7 +71,8 @@ class FallbackReranker(Reranker):
     """Rerankers tried in order; the first that answers scores the candidates.
 
     Args:
-        members: two or more rerankers (or spec strings), primary first.
+        members: the rerankers, primary first (a chain of spec strings is
+            ``load_reranker("a | b")``).
         degraded: ``"stage1"`` (default) returns the candidates in stage-1 order when every
             member fails; ``"raise"`` raises the last error.
         failure_threshold: consecutive failures that open a member's breaker.
@@ -77,21 +83,26 @@ class FallbackReranker(Reranker):
 
     def __init__(
         self,
-        members: Sequence[Reranker | str],
+        members: Sequence[Reranker],
         *,
         degraded: str = "stage1",
         failure_threshold: int = 3,
         reset_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from shortlist.rerank import as_reranker  # the registry imports this module
-
         if isinstance(members, str | Reranker) or len(members) < 1:
             raise InvalidInputError(
-                "FallbackReranker takes a list of rerankers (or specs), primary first, "
-                "e.g. ['cohere:rerank-v3.5', 'onnx:<model dir>']."
+                "FallbackReranker takes a list of rerankers, primary first, e.g. "
+                "[CohereReranker(), OnnxReranker(path)]; for spec strings use "
+                "load_reranker('cohere:rerank-v3.5 | onnx:<model dir>')."
             )
-        self.members = [as_reranker(m) for m in members]
+        for m in members:  # the registry builds members from specs; this module is below it
+            if not isinstance(m, Reranker):
+                raise InvalidInputError(
+                    f"FallbackReranker members must be Reranker objects, got {m!r}; load spec "
+                    "strings with load_reranker('a | b') or shortlist.rerank.as_reranker."
+                )
+        self.members = list(members)
         self.default_fusion = self.members[0].default_fusion if self.members else None
         if degraded not in get_args(Degraded):
             raise InvalidInputError(f"degraded must be 'stage1' or 'raise', got {degraded!r}.")
@@ -126,18 +137,19 @@ class FallbackReranker(Reranker):
     # -- scoring --------------------------------------------------------------------------
 
     def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        return self._score_with_source(query, texts)[0]
+        return plan.run(self._scores_plan(query, texts)).scores
 
-    async def _ascore(self, query: str, texts: list[str]) -> np.ndarray:
-        return (await self._ascore_with_source(query, texts))[0]
-
-    def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+    def _scores_plan(
+        self, query: str, texts: list[str], deadline: float | None = None
+    ) -> Plan[Sourced]:
+        """Each admitted member's own plan (its cache and batcher), in order, until one
+        answers; the same code for the sync and the async driver."""
         last: BaseException | None = None
         for i, member in enumerate(self.members):
             if not self._admit(i):
                 continue
             try:
-                scores, source = member._score_with_source(query, texts)
+                result = yield from member._scores_plan(query, texts, deadline)
             except Exception as exc:
                 if not is_service_failure(exc):
                     self._release(i)
@@ -149,31 +161,10 @@ class FallbackReranker(Reranker):
                 self._release(i)
                 raise
             self._succeeded(i)
-            return scores, source
+            return result
         return self._all_failed(len(texts), last)
 
-    async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
-        last: BaseException | None = None
-        for i, member in enumerate(self.members):
-            if not self._admit(i):
-                continue
-            try:
-                scores, source = await member._ascore_with_source(query, texts)
-            except Exception as exc:
-                if not is_service_failure(exc):
-                    self._release(i)
-                    raise
-                self._failed(i, exc)
-                last = exc
-                continue
-            except BaseException:  # cancelled (a deadline): neither success nor failure
-                self._release(i)
-                raise
-            self._succeeded(i)
-            return scores, source
-        return self._all_failed(len(texts), last)
-
-    def _all_failed(self, n: int, last: BaseException | None) -> tuple[np.ndarray, str]:
+    def _all_failed(self, n: int, last: BaseException | None) -> Sourced:
         with self._lock:
             entering = not self._degraded_now
             self._degraded_now = True
@@ -191,7 +182,7 @@ class FallbackReranker(Reranker):
                 self.spec,
                 last,
             )
-        return -np.arange(n, dtype=np.float64), STAGE1
+        return Sourced(-np.arange(n, dtype=np.float64), STAGE1)
 
     # -- circuit breaker ------------------------------------------------------------------
 

@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from shortlist import defaults
+from shortlist import defaults, plan
 from shortlist._optional import require
 from shortlist.errors import InvalidInputError
-from shortlist.rerank.base import Reranker, format_spec
+from shortlist.rerank.base import Reranker, sourced_plan
+from shortlist.rerank.scoring import Sourced
 from shortlist.scale import ray_module
+from shortlist.spec import format_spec
 
 DEFAULT_NAME = "shortlist-reranker"
 """The Serve application (and deployment) name ``serve_reranker`` uses by default."""
@@ -50,8 +52,8 @@ class RerankerReplica:
         self.batch_sizes.append(len(requests))
         out = []
         for query, texts in requests:
-            scores, source = await self.reranker._ascore_with_source(query, texts)
-            out.append((np.asarray(scores, dtype=np.float64).tolist(), source))
+            scores, source = await plan.arun(sourced_plan(self.reranker, query, texts))
+            out.append((scores.tolist(), source))
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -140,24 +142,18 @@ class RayServeReranker(Reranker):
         deployment = None if self.deployment == self.app else self.deployment
         return format_spec(self.backend, self.app, {"deployment": deployment})
 
-    def _score(self, query: str, texts: list[str]) -> np.ndarray:
-        return self._score_with_source(query, texts)[0]
-
-    def _score_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+    def _score(self, query: str, texts: list[str]) -> Sourced:
         response = self._handle.score.remote((query, texts))
         scores, source = response.result(timeout_s=self._time_left())
-        return np.asarray(scores, dtype=np.float64), source  # the member that scored
+        return Sourced(np.asarray(scores, dtype=np.float64), source)  # the member that scored
 
-    async def _ascore(self, query: str, texts: list[str]) -> np.ndarray:
-        return (await self._ascore_with_source(query, texts))[0]
-
-    async def _ascore_with_source(self, query: str, texts: list[str]) -> tuple[np.ndarray, str]:
+    async def _ascore(self, query: str, texts: list[str]) -> Sourced:
         import asyncio
 
         scores, source = await asyncio.wait_for(
             self._handle.score.remote((query, texts)), timeout=self._time_left()
         )
-        return np.asarray(scores, dtype=np.float64), source
+        return Sourced(np.asarray(scores, dtype=np.float64), source)
 
     def _time_left(self) -> float:
         """The call's timeout: ours, or what is left of a latency budget when shorter."""
