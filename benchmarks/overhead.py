@@ -166,12 +166,50 @@ def table(rows: dict[str, dict[str, float]], label: str) -> Table:
     )
 
 
+def compare(runs: list[Path]) -> str:
+    """Markdown: each entry point's overhead per labelled run (the best of that label's
+    repeats, so a background hiccup in one repeat does not decide), sync and async."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for path in runs:
+        run = json.loads(path.read_text(encoding="utf-8"))
+        by_label.setdefault(run["label"], []).append(run)
+    labels = list(by_label)
+    first = by_label[labels[0]][0]
+    head = ["entry point"] + [f"{lab}: {kind}" for kind in ("sync", "async") for lab in labels]
+    body = []
+    for name in first["rows"]:
+        cells = [name]
+        for kind in ("sync", "async"):
+            for lab in labels:
+                best = min(
+                    r["rows"][name][f"{kind}_us"] - r["rows"][name]["backend_us"]
+                    for r in by_label[lab]
+                )
+                cells.append(f"{best:.0f}")
+        body.append(cells)
+    note = (
+        f"Overhead per call in µs (entry point minus the bare backend), best of "
+        f"{len(by_label[labels[0]])} alternating runs per label; CPU: {first['cpu']} "
+        f"({first['flags']}). Reproduce: `python -m benchmarks.overhead --label L --json F` "
+        "per checkout (`PYTHONPATH=<checkout>/src`), then `--compare F...`."
+    )
+    return Table("Sync and async overhead per call", head, body, note).markdown() + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.overhead", description=__doc__)
     p.add_argument("--calls", type=int, default=400, help="calls per entry point")
     p.add_argument("--label", default="this checkout", help="names the code measured")
     p.add_argument("--json", type=Path, help="write the raw figures and machine here")
+    p.add_argument("--compare", type=Path, nargs="+", help="render these --json files")
+    p.add_argument("--out", type=Path, help="with --compare: write the Markdown here")
     args = p.parse_args(argv)
+    if args.compare:
+        text = compare(args.compare)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     rows = measure(args.calls)
     print(table(rows, args.label).text())
     if args.json:

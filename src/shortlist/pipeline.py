@@ -160,25 +160,13 @@ class Pipeline:
             object.__setattr__(funnel, "reranker", self.reranker.spec)
         return funnel
 
-    def run(
-        self,
-        query: str,
-        *,
-        fetch_k: int | None = None,
-        top_n: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
-        hybrid: Fusion | str | None = None,
-    ) -> PipelineResult:
+    def run(self, query: str, **options: Unpack[SearchOptions]) -> PipelineResult:
         """Both stages, with the candidates and timings (for evaluation and debugging).
 
-        ``fetch_k`` and ``top_n`` replace the pipeline's own for this call; ``filter``
-        restricts stage 1; ``mode``, ``alpha`` and ``hybrid`` replace its stage-1 settings.
+        ``options`` (:class:`SearchOptions`, each ``None`` for the pipeline's own):
+        ``fetch_k`` and ``top_n`` replace its sizes for this call; ``filter`` restricts
+        stage 1; ``mode``, ``alpha`` and ``hybrid`` replace its stage-1 settings.
         """
-        options = SearchOptions(
-            fetch_k=fetch_k, top_n=top_n, filter=filter, mode=mode, alpha=alpha, hybrid=hybrid
-        )
         return plan.run(search_plan(self, query, options))
 
     async def arun(self, query: str, **options: Unpack[SearchOptions]) -> PipelineResult:

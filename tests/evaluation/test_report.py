@@ -15,10 +15,10 @@ from shortlist.evaluation import (
     format_table,
     load_beir,
     mean_scores,
-    to_markdown,
     write_report,
 )
 from shortlist.evaluation.measure import result_id
+from shortlist.evaluation.render import to_markdown
 from shortlist.evaluation.results import STAGE1_ROW
 from shortlist.pipeline import Pipeline
 from shortlist.rerank.base import Reranker

@@ -12,14 +12,9 @@ import pytest
 from shortlist.errors import InvalidInputError, TrainingDataError
 from shortlist.evaluation.beir import load_beir
 from shortlist.index import Index
-from shortlist.tuning import (
-    Window,
-    load_training_data,
-    mine_negatives,
-    split_queries,
-    training_pairs,
-)
+from shortlist.tuning import Window, load_training_data, split_queries
 from shortlist.tuning.data import MIN_QUERIES, text_key
+from shortlist.tuning.negatives import mine_negatives, training_pairs
 
 DOCS = {str(i): f"document number {i} about topic {i % 7}" for i in range(40)}
 

@@ -8,7 +8,7 @@ async path calls the core's async search (worker pool + the reranker's native as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForRetrieverRun,
@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from shortlist import plan
 from shortlist._adapters import CheckedArguments
 from shortlist._retrieve import check_k, check_source, retrieve_plan
-from shortlist._validate import known_names
+from shortlist._validate import check_keywords, known_names
 from shortlist.documents import Hit
 from shortlist.funnel import Funnel
 from shortlist.index import BaseIndex, Filter
@@ -30,8 +30,20 @@ from shortlist.langchain._convert import hit_to_lc
 from shortlist.pipeline import Pipeline
 from shortlist.plan import Plan
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.11
+
 DEFAULT_K = 4
 """LangChain's usual number of documents, used for an index when ``k`` is not set."""
+
+
+class InvokeOptions(TypedDict, total=False):
+    """What ``invoke``/``ainvoke`` may override for one call."""
+
+    k: int | None
+    filter: Filter | None
+    mode: str | None
+    alpha: float | None
 
 
 class ShortlistRetriever(CheckedArguments, BaseRetriever):
@@ -95,33 +107,24 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         query: str,
         *,
         run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
+        **options: Unpack[InvokeOptions],
     ) -> list[LCDocument]:
         """``k``/``filter``/``mode``/``alpha`` given at invoke time replace the configured
         ones for that call."""
-        hits = plan.run(self._plan(query, k, filter, mode, alpha))
-        return [hit_to_lc(h) for h in hits]
+        return [hit_to_lc(h) for h in plan.run(self._plan(query, options))]
 
-    def _plan(
-        self,
-        query: str,
-        k: int | None,
-        filter: Filter | None,
-        mode: str | None,
-        alpha: float | None,
-    ) -> Plan[list[Hit]]:
+    def _plan(self, query: str, options: InvokeOptions) -> Plan[list[Hit]]:
         """The search both methods run; per-call values win over the configured ones."""
+        check_keywords(type(self).__name__, options, InvokeOptions.__annotations__)
+        o = options
         return retrieve_plan(
             self._source(),
             query,
-            self._k(k),
+            self._k(o.get("k")),
             name="k",
-            filter=filter if filter is not None else self.filter,
-            mode=mode if mode is not None else self.mode,
-            alpha=alpha if alpha is not None else self.alpha,
+            filter=o["filter"] if o.get("filter") is not None else self.filter,
+            mode=o["mode"] if o.get("mode") is not None else self.mode,
+            alpha=o["alpha"] if o.get("alpha") is not None else self.alpha,
         )
 
     async def _aget_relevant_documents(
@@ -129,11 +132,7 @@ class ShortlistRetriever(CheckedArguments, BaseRetriever):
         query: str,
         *,
         run_manager: AsyncCallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: Filter | None = None,
-        mode: str | None = None,
-        alpha: float | None = None,
+        **options: Unpack[InvokeOptions],
     ) -> list[LCDocument]:
         """Native async: the core's ``asearch`` (never the sync path on the event loop)."""
-        hits = await plan.arun(self._plan(query, k, filter, mode, alpha))
-        return [hit_to_lc(h) for h in hits]
+        return [hit_to_lc(h) for h in await plan.arun(self._plan(query, options))]

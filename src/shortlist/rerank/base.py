@@ -137,16 +137,12 @@ class Reranker(ABC):
         return await plan.arun(select_plan(self, query, texts, **options))
 
     def rerank_hits(
-        self,
-        query: str,
-        hits: Sequence[Hit],
-        *,
-        top_n: int | None = None,
-        score_threshold: float | None = None,
-        fusion: Fusion | str | None = None,
-        budget_ms: float | None = None,
+        self, query: str, hits: Sequence[Hit], **options: Unpack[HitsKeywords]
     ) -> list[tuple[int, Hit]]:
         """Rerank stage-1 hits: (input position, reranked hit) pairs, best first.
+
+        ``options``: ``top_n``, ``score_threshold`` and ``fusion`` as in :meth:`rerank`,
+        and ``budget_ms``.
 
         The reranker scores ``hit.document.text``. Output hits keep the retrieval score
         and rank and gain ``relevance_score`` (and ``fused_score`` with ``fusion``, which
@@ -163,17 +159,7 @@ class Reranker(ABC):
         at once with what is left of the budget as its request timeout
         (:mod:`shortlist.rerank.budget`).
         """
-        return plan.run(
-            rerank_plan(
-                self,
-                query,
-                hits,
-                top_n=top_n,
-                score_threshold=score_threshold,
-                fusion=fusion,
-                budget_ms=budget_ms,
-            )
-        )
+        return plan.run(rerank_plan(self, query, hits, **options))
 
     async def arerank_hits(
         self, query: str, hits: Sequence[Hit], **options: Unpack[HitsKeywords]
