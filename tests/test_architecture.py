@@ -41,6 +41,7 @@ LAYERS: list[set[str]] = [
     {"_retrieve"},
     {"evaluation", "scale"},
     {"tuning", "langchain", "llama_index"},
+    {"serve"},  # below cli, which registers its command (parts side by side stay apart)
     {"cli", ""},  # "": the package's own __init__, the public facade
 ]
 """The one statement of shortlist's layering, bottom first.
@@ -234,8 +235,9 @@ def test_import_shortlist_pulls_in_nothing_heavy() -> None:
     code = (
         "import json, sys, shortlist; "
         "heavy = ['torch', 'faiss', 'onnxruntime', 'cohere', 'sentence_transformers', "
-        "'langchain_core', 'llama_index', 'ray']; "
+        "'langchain_core', 'llama_index', 'ray', 'starlette', 'uvicorn']; "
         "from shortlist.index import ShardedIndex; from shortlist import Pipeline; "
+        "import shortlist.serve, shortlist.cli; "
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -302,6 +304,9 @@ PUBLIC = {
         "ShortlistRetriever", "ShortlistVectorStore",
     },
     "shortlist.llama_index": {"ShortlistRerank", "ShortlistRetriever", "to_shortlist_filter"},
+    "shortlist.serve": {
+        "BackgroundServer", "Limits", "ServeConfig", "create_app", "load_api_keys", "run",
+    },
     "shortlist.tuning": {
         "Judged", "Split", "TrainSettings", "TrainingData", "TuneResult", "Window",
         "export_onnx", "load_training_data", "split_queries", "tune",

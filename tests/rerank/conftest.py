@@ -67,14 +67,33 @@ def cohere_reranker(cohere_server: FakeCohere) -> Iterator[CohereReranker]:
     reranker.close()
 
 
+@pytest.fixture(scope="session")
+def served_cohere_reranker(onnx_reranker: OnnxReranker) -> Iterator[CohereReranker]:
+    """shortlist's ``cohere:`` backend pointed at ``shortlist serve`` serving the ONNX model."""
+    from tests.serve.helpers import API_KEY, start
+
+    server = start(onnx_reranker)
+    reranker = CohereReranker(api_key=API_KEY, base_url=server.url, timeout=10)
+    yield reranker
+    reranker.close()
+    server.stop()
+
+
+SERVED = {"cohere@shortlist-serve": "served_cohere_reranker"}
+"""The Cohere backend against shortlist's own server (tests/serve): the contract holds
+end to end over HTTP, with a real model behind it."""
+
 CLIENTS = {"ray"}
 """Backends that are clients of another backend (Serve replicas of any reranker): their
 tests (tests/scale/) check they return the served reranker's scores."""
 
 
-@pytest.fixture(params=sorted(set(BACKENDS) - CLIENTS))
+@pytest.fixture(params=[*sorted(set(BACKENDS) - CLIENTS), *SERVED])
 def reranker(request: pytest.FixtureRequest) -> Reranker:
-    """Every registered backend, the remote one against the fake server."""
+    """Every registered backend, the remote one against the fake server (and against
+    ``shortlist serve``)."""
+    if request.param in SERVED:
+        return request.getfixturevalue(SERVED[request.param])
     if request.param == "cohere":
         request.getfixturevalue("fake_cohere")
     return request.getfixturevalue(FACTORIES[request.param])

@@ -99,13 +99,16 @@ def test_breaker_opens_then_half_opens_with_one_probe() -> None:
     chain = FallbackReranker(
         [primary, Scripted("b")], failure_threshold=2, reset_seconds=10, clock=clock
     )
+    assert chain.breaker_states() == [("scripted:a", "closed"), ("scripted:b", "closed")]
     for _ in range(5):
         chain.rerank_hits("q", HITS)
     assert primary.calls == 2  # skipped once open
+    assert chain.breaker_states()[0] == ("scripted:a", "open")
     clock.now = 11
     primary.error = None  # recovered: the probe succeeds and closes the breaker
     ranked = chain.rerank_hits("q", HITS)
     assert primary.calls == 3 and ranked[0][1].scored_by == "scripted:a"
+    assert chain.breaker_states()[0] == ("scripted:a", "closed")
     primary.error = RerankerAPIError("down again")
     for _ in range(4):
         chain.rerank_hits("q", HITS)

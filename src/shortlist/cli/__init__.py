@@ -3,7 +3,8 @@
 One module per command group registers its subcommands (``add_*_parser``) together with
 their handlers: :mod:`~shortlist.cli.build` (index, export-encoder),
 :mod:`~shortlist.cli.search`, :mod:`~shortlist.cli.info` (info, doctor),
-:mod:`shortlist.evaluation.cli` (eval) and :mod:`shortlist.tuning.cli` (tune).
+:mod:`shortlist.evaluation.cli` (eval), :mod:`shortlist.tuning.cli` (tune) and
+:mod:`~shortlist.cli.serve` (serve).
 
 Errors from shortlist are printed as one line on stderr with exit status 2, never as a
 traceback: they already say what to do, naming the flag the user typed. Every argument is
@@ -22,6 +23,7 @@ from shortlist._version import __version__
 from shortlist.cli.build import add_export_encoder_parser, add_index_parser
 from shortlist.cli.info import add_doctor_parser, add_info_parser
 from shortlist.cli.search import DEFAULT_TOP_M, add_search_parser, check_search
+from shortlist.cli.serve import add_serve_parser
 from shortlist.errors import ShortlistError
 from shortlist.evaluation.cli import add_eval_parser
 from shortlist.tuning.cli import add_tune_parser
@@ -36,6 +38,7 @@ _SUBCOMMANDS = (
     add_export_encoder_parser,
     add_eval_parser,
     add_tune_parser,
+    add_serve_parser,
 )
 """Each registers one subcommand with its handler, in the order ``--help`` lists them."""
 

@@ -67,6 +67,12 @@ class _Breaker:
     probing: bool = False
 
 
+def _state(b: _Breaker, threshold: int, now: float) -> str:
+    if b.probing:
+        return "half_open"
+    return "open" if b.failures >= threshold and now < b.open_until else "closed"
+
+
 class FallbackReranker(Reranker):
     """Rerankers tried in order; the first that answers scores the candidates.
 
@@ -185,6 +191,17 @@ class FallbackReranker(Reranker):
         return Sourced(-np.arange(n, dtype=np.float64), STAGE1)
 
     # -- circuit breaker ------------------------------------------------------------------
+
+    def breaker_states(self) -> list[tuple[str, str]]:
+        """Each member's spec and breaker: ``"closed"`` (called), ``"half_open"`` (one
+        probe call in flight) or ``"open"`` (skipped until ``reset_seconds`` pass); what a
+        service reports on its metrics page."""
+        now = self._clock()
+        with self._lock:
+            return [
+                (member.spec, _state(b, self.failure_threshold, now))
+                for member, b in zip(self.members, self._breakers, strict=True)
+            ]
 
     def _admit(self, i: int) -> bool:
         """Whether member ``i`` may be called now (closed, or the one half-open probe)."""

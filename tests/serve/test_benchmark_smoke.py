@@ -1,0 +1,34 @@
+"""``python -m benchmarks.serve --quick`` still runs end to end (no time asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_serve_benchmark_writes_its_table(onnx_model_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "serve.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.serve", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env={**os.environ, "SHORTLIST_SHARED": str(SHARED)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = out.read_text()
+    assert "python -m benchmarks.serve --quick" in doc
+    rows = [line.split("|")[1:-1] for line in doc.splitlines() if line.startswith("| ")][1:]
+    assert {(r[0].strip(), r[1].strip()) for r in rows} == {
+        (name, str(n)) for name in ("in-process", "shortlist serve") for n in (1, 8, 32)
+    }
+    assert all(float(r[2]) > 0 for r in rows)
