@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -116,6 +116,12 @@ def float_array(value: object, what: str, dim: int) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
+def first_stray(items: list[Any], kind: type | tuple[type, ...]) -> tuple[int, Any] | None:
+    """The first item that is not a ``kind``, with its position; None when all are
+    (what every "a list of X" check reports)."""
+    return next(((i, x) for i, x in enumerate(items) if not isinstance(x, kind)), None)
+
+
 def check_ids(ids: object, method: str) -> list[str]:
     """Ids to get or delete: a list of str (a lone string would be read character by
     character, ``None`` is not "every document")."""
@@ -125,9 +131,9 @@ def check_ids(ids: object, method: str) -> list[str]:
         hint = "; to remove every document pass index.ids" if method == "delete" else ""
         raise InvalidInputError(f"{method}() takes a list of ids, got {ids!r}{hint}.")
     out = list(ids)
-    for i, doc_id in enumerate(out):
-        if not isinstance(doc_id, str):
-            raise InvalidInputError(
-                f"ids[{i}] is {doc_id!r}; document ids are str (write {str(doc_id)!r})."
-            )
+    if stray := first_stray(out, str):
+        i, doc_id = stray
+        raise InvalidInputError(
+            f"ids[{i}] is {doc_id!r}; document ids are str (write {str(doc_id)!r})."
+        )
     return out

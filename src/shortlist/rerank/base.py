@@ -23,7 +23,7 @@ import numpy as np
 
 from shortlist import plan
 from shortlist._executor import run_blocking
-from shortlist._validate import check_keywords
+from shortlist._validate import check_keywords, first_stray
 from shortlist.documents import STAGE1, Hit, clean_text
 from shortlist.errors import InvalidInputError
 from shortlist.plan import Plan
@@ -331,11 +331,11 @@ def _validate(query: str, texts: Sequence[str]) -> tuple[str, list[str]]:
     if isinstance(texts, str):
         raise InvalidInputError("texts must be a sequence of strings, not a single string.")
     out = list(texts)
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise InvalidInputError(
-                f"texts[{i}] is a {type(t).__name__}; every candidate must be a str."
-            )
+    if stray := first_stray(out, str):
+        i, t = stray
+        raise InvalidInputError(
+            f"texts[{i}] is a {type(t).__name__}; every candidate must be a str."
+        )
     return clean_text(query), [clean_text(t) for t in out]
 
 
@@ -343,9 +343,9 @@ def _check_hits(hits: Sequence[Hit]) -> list[Hit]:
     if isinstance(hits, Hit | str) or not isinstance(hits, Sequence):
         raise InvalidInputError("hits must be a sequence of shortlist Hits.")
     out = list(hits)
-    for i, h in enumerate(out):
-        if not isinstance(h, Hit):
-            raise InvalidInputError(
-                f"hits[{i}] is a {type(h).__name__}; every candidate must be a shortlist Hit."
-            )
+    if stray := first_stray(out, Hit):
+        i, h = stray
+        raise InvalidInputError(
+            f"hits[{i}] is a {type(h).__name__}; every candidate must be a shortlist Hit."
+        )
     return out
