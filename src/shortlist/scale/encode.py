@@ -137,17 +137,12 @@ def build_on_ray(
     data = require("ray.data", feature="Encoding on Ray", extra="ray")
     if not ray.is_initialized():
         raise InvalidInputError("build_on_ray needs a Ray cluster: call ray.init() first.")
-    from shortlist.encoders import OnnxEncoder, SentenceTransformerEncoder, load_encoder
+    from shortlist.encoders import load_encoder
 
     files = corpus_files(corpus)
     out_dir = Path(out)
     encoder = load_encoder(embedder)
-    options: dict[str, Any]
-    if isinstance(encoder, OnnxEncoder):  # as many threads as the actor was given CPUs
-        model, options = encoder.spec, {"threads": max(1, int(actor_cpus))}
-    else:
-        assert isinstance(encoder, SentenceTransformerEncoder)  # what load_encoder makes
-        model, options = os.fspath(encoder.source), {"device": "cuda" if actor_gpus else "cpu"}
+    model, options = _actor_model(encoder, actor_cpus, actor_gpus)
     plan = _plan(out_dir, files, shards, describe(encoder))
     done = _committed(out_dir, plan["generation"], shards)
     index = ShardedIndex._on(
@@ -160,14 +155,7 @@ def build_on_ray(
     context = data.DataContext.get_current()
     context.execution_options.preserve_order = True  # keys follow the corpus's order
     context.enable_progress_bars = show_progress
-    paths = [os.fspath(f) for f in files]
-    if files[0].suffix == ".parquet":  # small CPU asks: a read task must fit beside actors
-        lines = data.read_parquet(paths, include_paths=True, num_cpus=0.1).map_batches(
-            as_lines, batch_format="numpy", num_cpus=0.1
-        )
-    else:
-        lines = data.read_text(paths, include_paths=True, num_cpus=0.1)
-    embedded = lines.map_batches(
+    embedded = _read_lines(data, files).map_batches(
         Embedder,
         fn_constructor_kwargs={
             "model": model, "shards": shards, "skip": sorted(done), "options": options,
@@ -180,6 +168,27 @@ def build_on_ray(
         index._append_routed(docs, batch["vector"], batch["shard"], skip=done)
     _commit_shards(index, out_dir, plan["generation"], done)
     return index
+
+
+def _actor_model(encoder: Any, actor_cpus: float, actor_gpus: float) -> tuple[str, dict[str, Any]]:
+    """What each embedding actor loads: the model by name or folder, and its options (an
+    ONNX export runs on as many threads as the actor was given CPUs)."""
+    from shortlist.encoders import OnnxEncoder
+
+    if isinstance(encoder, OnnxEncoder):
+        return encoder.spec, {"threads": max(1, int(actor_cpus))}
+    return os.fspath(encoder.source), {"device": "cuda" if actor_gpus else "cpu"}
+
+
+def _read_lines(data: Any, files: list[Path]) -> Any:
+    """The corpus as a Ray dataset of JSON lines (small CPU asks: a read task must fit
+    beside the embedding actors)."""
+    paths = [os.fspath(f) for f in files]
+    if files[0].suffix == ".parquet":
+        return data.read_parquet(paths, include_paths=True, num_cpus=0.1).map_batches(
+            as_lines, batch_format="numpy", num_cpus=0.1
+        )
+    return data.read_text(paths, include_paths=True, num_cpus=0.1)
 
 
 def _folder(out: Path, shard: int, plan: dict[str, Any]) -> str:
