@@ -119,7 +119,10 @@ def float_array(value: object, what: str, dim: int) -> np.ndarray:
 def first_stray(items: list[Any], kind: type | tuple[type, ...]) -> tuple[int, Any] | None:
     """The first item that is not a ``kind``, with its position; None when all are
     (what every "a list of X" check reports)."""
-    return next(((i, x) for i, x in enumerate(items) if not isinstance(x, kind)), None)
+    for i, x in enumerate(items):  # a plain loop: this runs on every rerank call
+        if not isinstance(x, kind):
+            return i, x
+    return None
 
 
 def check_ids(ids: object, method: str) -> list[str]:

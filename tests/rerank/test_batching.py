@@ -114,6 +114,36 @@ def test_a_lone_caller_does_not_wait_for_companions() -> None:
     assert batcher.stats().largest == 1
 
 
+def test_a_sync_caller_on_an_idle_model_computes_on_its_own_thread() -> None:
+    threads: list[int] = []
+
+    def where(requests: list[Request]) -> list[np.ndarray]:
+        threads.append(threading.get_ident())
+        return _lengths(requests)
+
+    batcher = ScoreBatcher(where)
+    assert batcher.call("q", ["ab"]).tolist() == [3.0]
+    assert threads == [threading.get_ident()]  # no hop to a dispatcher and back
+    assert batcher._thread is None and batcher.stats() == batching.BatchStats(1, 1, 1)
+
+
+def test_requests_queue_behind_an_inline_call_and_never_run_beside_it() -> None:
+    held = _Held()
+    batcher = ScoreBatcher(held)
+    with ThreadPoolExecutor(2) as pool:
+        inline = pool.submit(batcher.call, "inline", ["a"])
+        assert held.busy.wait(5), "the inline call never started"
+        queued = [batcher.submit(f"q{i}", ["b"]) for i in range(2)]
+        # whenever it arrives, a second sync caller finds the model busy or others waiting
+        late = pool.submit(batcher.call, "late", ["c"])
+        assert not any(f.done() for f in queued)  # the model is busy inline
+        held.gate.set()
+        assert inline.result(5).tolist() == [7.0]
+        assert [f.result(5).tolist() for f in queued] == [[3.0], [3.0]]
+        assert late.result(5).tolist() == [5.0]
+    assert [q for batch in held.record for q in batch] == ["inline", "q0", "q1", "late"]
+
+
 def test_the_idle_dispatcher_ends_and_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batching, "IDLE_EXIT_S", 0.05)
     batcher = ScoreBatcher(_lengths)

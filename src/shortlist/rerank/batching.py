@@ -13,8 +13,10 @@ where a pair's cost does not depend on its neighbours) requests are served one a
 arrival order, so the first in line is answered first instead of all at the end.
 
 A lone caller is never delayed: the dispatcher takes a request the moment the model is
-free. ``wait_ms`` (default 0) lets a combining dispatcher wait that long for companions,
-only while several callers are active (the previous batch held more than one request).
+free, and a sync caller that finds the model idle and nobody waiting computes on its own
+thread (:meth:`ScoreBatcher.call`), skipping the hop to the dispatcher and back.
+``wait_ms`` (default 0) lets a combining dispatcher wait that long for companions, only
+while several callers are active (the previous batch held more than one request).
 Cancelled requests (an expired latency budget) are dropped before they are computed.
 """
 
@@ -84,6 +86,7 @@ class ScoreBatcher:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._crowded = False  # the previous batch held several requests
+        self._busy = False  # the model is computing (the dispatcher's batch, or inline)
         self._requests = self._batches = self._largest = 0
 
     def submit(self, query: str, texts: list[str]) -> Future[Any]:
@@ -97,6 +100,23 @@ class ScoreBatcher:
             self._ready.notify()
         return future
 
+    def call(self, query: str, texts: list[str]) -> Any:
+        """A sync caller's request, answered: computed right here when the model is idle
+        and nobody waits (no thread hop), else queued behind the others like any request."""
+        with self._ready:
+            inline = not self._busy and not self._queue
+            if inline:
+                self._busy = True
+                self._counted(1)
+        if not inline:
+            return self.submit(query, texts).result()
+        try:
+            return self.compute([(query, texts)])[0]
+        finally:
+            with self._ready:
+                self._busy = False
+                self._ready.notify()  # requests that queued meanwhile go next
+
     def stats(self) -> BatchStats:
         """Counts since the batcher started."""
         with self._ready:
@@ -105,14 +125,17 @@ class ScoreBatcher:
     def _serve(self) -> None:
         while (batch := self._next_batch()) is not None:
             if batch:
-                self._run(batch)
+                try:
+                    self._run(batch)
+                finally:
+                    with self._ready:
+                        self._busy = False
 
     def _next_batch(self) -> list[_Pending] | None:
         """The next batch; [] when only cancelled requests were waiting; None: idle, end."""
         with self._ready:
-            if not self._queue:
-                self._ready.wait(IDLE_EXIT_S)
-                if not self._queue:
+            while not self._queue or self._busy:  # work, and the model free (not inline)
+                if not self._ready.wait(IDLE_EXIT_S) and not self._queue:
                     self._thread = None  # submit() starts a new one, under this same lock
                     return None
             if self.combine and self.wait_ms > 0 and self._crowded:
@@ -131,10 +154,15 @@ class ScoreBatcher:
                     pairs += len(item.request[1])
             self._crowded = len(batch) > 1 or bool(self._queue)
             if batch:
-                self._requests += len(batch)
-                self._batches += 1
-                self._largest = max(self._largest, len(batch))
+                self._busy = True
+                self._counted(len(batch))
             return batch
+
+    def _counted(self, requests: int) -> None:
+        """One batch of ``requests`` is starting (call with the lock held)."""
+        self._requests += requests
+        self._batches += 1
+        self._largest = max(self._largest, requests)
 
     def _head_size(self) -> int:
         return len(self._queue[0].request[1])

@@ -138,7 +138,7 @@ def checked(reranker: Reranker, result: np.ndarray | Sourced, n: int) -> Sourced
 def _compute(reranker: Reranker, query: str, texts: list[str]) -> np.ndarray | Sourced:
     if not reranker.batched:
         return reranker._score(query, texts)
-    answer: np.ndarray | Sourced = batcher(reranker).submit(query, texts).result()
+    answer: np.ndarray | Sourced = batcher(reranker).call(query, texts)
     return answer
 
 
