@@ -32,3 +32,13 @@ def test_quick_serve_benchmark_writes_its_table(onnx_model_path: Path, tmp_path:
         (name, str(n)) for name in ("in-process", "shortlist serve") for n in (1, 8, 32)
     }
     assert all(float(r[2]) > 0 for r in rows)
+
+
+def test_the_http_overhead_part_measures_both_paths() -> None:
+    from benchmarks.serve import http_overhead, requests
+
+    asks, _ = requests(quick=True)
+    got = http_overhead(asks, 10)
+    assert got["candidates"] == len(asks[0][1])
+    # served includes the direct work plus a real round trip: it cannot be cheaper
+    assert got["served_p50"] > got["direct_p50"] > 0
