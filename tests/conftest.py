@@ -7,6 +7,8 @@ real models and datasets.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SHORTLIST_SHARED", REPO.parent / "shared")).resolve()
+
+
+def run_benchmark(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m benchmarks.<module> ARGS`` from the repo, as a user runs it (smoke tests)."""
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=REPO,
+        env={**os.environ, "SHORTLIST_SHARED": str(SHARED)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 MODELS = SHARED / "models"
 DATASETS = SHARED / "datasets"
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import run_benchmark
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +16,7 @@ def test_smoke_run_writes_tables_and_parity(
     bi_encoder_path: Path, cross_encoder_path: Path, onnx_model_path: Path, tmp_path: Path
 ) -> None:
     out, raw = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--smoke", "--out", str(out), "--json", str(raw)],
-        cwd=REPO,
-        env={**os.environ, "SHORTLIST_SHARED": str(SHARED)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_benchmark("run", "--smoke", "--out", str(out), "--json", str(raw))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Stage 2 on cranfield (smoke slice)" in proc.stdout
     assert "Stage 1 on cranfield (smoke slice)" in proc.stdout

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import run_benchmark
 
 pytestmark = pytest.mark.slow
 
 
 def test_quick_serve_benchmark_writes_its_table(onnx_model_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "serve.md"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.serve", "--quick", "--out", str(out)],
-        cwd=REPO,
-        env={**os.environ, "SHORTLIST_SHARED": str(SHARED)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_benchmark("serve", "--quick", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = out.read_text()
     assert "python -m benchmarks.serve --quick" in doc
