@@ -20,6 +20,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple, Protocol
 
@@ -81,9 +82,7 @@ class BackendCall:
 
     def run(self) -> Sourced:
         r = self.reranker
-        if self.deadline is None:
-            return checked(r, _compute(r, self.query, self.texts), len(self.texts))
-        with within(self.deadline):
+        with nullcontext() if self.deadline is None else within(self.deadline):
             return checked(r, _compute(r, self.query, self.texts), len(self.texts))
 
     async def arun(self) -> Sourced:
@@ -150,7 +149,10 @@ async def _acompute(reranker: Reranker, query: str, texts: list[str]) -> np.ndar
 
 
 def batcher(reranker: Reranker) -> ScoreBatcher:
-    """The reranker's batcher, started on first use."""
+    """The reranker's batcher, started on first use (the lock only for that first use:
+    this runs on every score request)."""
+    if reranker._batcher is not None:
+        return reranker._batcher
     with _BATCHER_LOCK:
         if reranker._batcher is None:
             reranker._batcher = ScoreBatcher(
