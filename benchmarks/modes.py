@@ -109,10 +109,10 @@ def render(collections: list[str]) -> str:
             per_query.setdefault(key, {})[c] = row.get("per_query_ndcg", {})
     complete = {k: v for k, v in scores.items() if set(v) == set(collections)}
     reranking = [k for k in complete if "rerank" in k]
-    overall, _ = _choose(complete, collections, list(complete))
+    overall, worst_all = _choose(complete, collections, list(complete))
     chosen, worst = _choose(complete, collections, reranking)
-    _, worst_all = _choose(complete, collections, list(complete))
     shipped = shipped_config()
+    stage1_rows = _stage1_rows(complete, chosen)
 
     out = [
         "# Choosing the funnel's defaults: stage-1 mode, N and fusion",
@@ -177,12 +177,12 @@ def render(collections: list[str]) -> str:
         "Mean nDCG@10 difference (default minus the stage-1 row at the same N), 95 % paired "
         "bootstrap interval over the collection's queries, and queries better / worse:",
         "",
-        "| collection | " + " | ".join(_stage1_rows(complete, chosen)) + " |",
-        "|---|" + "---|" * len(_stage1_rows(complete, chosen)),
+        "| collection | " + " | ".join(stage1_rows) + " |",
+        "|---|" + "---|" * len(stage1_rows),
     ]
     for c in collections:
         cells = []
-        for key in _stage1_rows(complete, chosen):
+        for key in stage1_rows:
             d = paired(per_query[chosen][c], per_query[key][c])
             cells.append(f"{d.interval()} ({d.better}/{d.worse})")
         out.append(f"| {c} ({len(per_query[chosen][c])} q) | " + " | ".join(cells) + " |")

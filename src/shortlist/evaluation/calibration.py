@@ -158,10 +158,10 @@ def calibrate_scores(
         )
     scores = {name: scores[name] for name in funnels}
     out_of_fold, picks = cross_validate(scores, queries, folds=folds)
-    pick = choose(scores, queries)
     means = {name: float(np.mean([scores[name][q] for q in queries])) for name in funnels}
     best = max(means, key=lambda name: (means[name], name == "default"))
     best_gain = paired({q: scores[best][q] for q in queries}, scores["default"])
+    pick = best if best_gain.low > 0 else "default"  # choose()'s rule, its bootstrap reused
     adopt = pick != "default" and out_of_fold.low > 0
     chosen_name = pick if adopt else "default"
     verdict = "adopt" if adopt else "keep the default"
@@ -216,12 +216,9 @@ def calibrate(
         raise InvalidInputError("Calibration chooses how to rerank: the funnel needs a reranker.")
     model = reranker if reranker is not None else as_reranker(base.reranker)  # type: ignore[arg-type]
     funnels = candidates(base)
+    resolved = {name: f.replace(fusion=_resolved(f.fusion, model)) for name, f in funnels.items()}
     modes = list(dict.fromkeys(f.stage1_spec for f in funnels.values()))
-    fusions = [
-        f
-        for f in dict.fromkeys(resolve_fusion(f.fusion, model) for f in funnels.values())
-        if f is not None
-    ]
+    fusions = [f for f in dict.fromkeys(r.fusion for r in resolved.values()) if f != "none"]
     label = "reranker"
     report = evaluate(
         index,
@@ -233,7 +230,6 @@ def calibrate(
         modes=modes,
         show_progress=show_progress,
     )
-    resolved = {name: f.replace(fusion=_resolved(f.fusion, model)) for name, f in funnels.items()}
     scores = candidate_scores_for(report, resolved, label)
     return calibrate_scores(funnels, scores), report
 
