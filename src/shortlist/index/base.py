@@ -286,7 +286,9 @@ class BaseIndex(ABC):
             compile_filter(filter)  # a bad filter fails here, once, before any encoding
         if not plan.queries:
             return []
-        vectors = None if plan.mode == "bm25" else self.encoder.encode_queries(plan.queries)
+        vectors = None
+        if plan.mode != "bm25":  # checked once here; every index kind (and shard) trusts it
+            vectors = self.query_vectors(self.encoder.encode_queries(plan.queries))
         found = self._ranked(Wanted(plan.queries, vectors, plan.k, plan.depth, filter))
         return [assemble(lists, plan.mode, plan.k, fusion=plan.hybrid) for lists in found]
 

@@ -155,12 +155,12 @@ class Index(BaseIndex):
     # ----------------------------------------------------------------- search
     def _ranked(self, wanted: hybrid.Wanted) -> list[hybrid.Lists]:
         """Both lists order ties by key (older first), so lists from the shards of a
-        sharded index merge into exactly this index's lists (vectors are checked again
-        here: a shard is called with them directly)."""
+        sharded index merge into exactly this index's lists. Query vectors were checked once
+        (:meth:`BaseIndex.query_vectors`) before any index or shard sees them."""
         queries, k, depth, filter = wanted.queries, wanted.k, wanted.depth, wanted.filter
         vectors = None
         if wanted.vectors is not None:
-            vectors = self._prepare(self.query_vectors(wanted.vectors))
+            vectors = self._prepare(wanted.vectors)  # checked by the caller (query_vectors)
         predicate = compile_filter(filter) if filter is not None else None
         n = wanted.n
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from shortlist import defaults
+from shortlist._validate import finite_number
 from shortlist.errors import InvalidInputError
 from shortlist.index.filters import Filter
 from shortlist.rerank.fusion import Fusion, minmax
@@ -67,9 +68,7 @@ def hybrid_fusion(
     if alpha is not None:
         return Fusion("weighted", weight=check_alpha(alpha))  # type: ignore[arg-type]
     if rrf_k is not None:
-        if isinstance(rrf_k, bool) or not isinstance(rrf_k, int | float):
-            raise InvalidInputError(f"rrf_k must be a positive number, got {rrf_k!r}.")
-        return Fusion("rrf", k=float(rrf_k))
+        return Fusion("rrf", k=finite_number("rrf_k", rrf_k, positive=True))
     return default
 
 
