@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shortlist._validate import finite_number, positive_int
+from shortlist._validate import finite_number, int_at_least, positive_int
 from shortlist.errors import InvalidInputError
 
 KEYS_ENV = "SHORTLIST_API_KEYS"
@@ -51,8 +51,7 @@ class Limits:
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_documents", "max_document_chars", "max_concurrency"):
             positive_int(name, getattr(self, name))
-        if not isinstance(self.max_queue, int) or self.max_queue < 0:
-            raise InvalidInputError(f"max_queue must be an integer >= 0, got {self.max_queue!r}.")
+        int_at_least("max_queue", self.max_queue, 0)  # 0: refuse at once when all are busy
         finite_number("queue_timeout_s", self.queue_timeout_s, positive=True)
         finite_number("budget_ms", self.budget_ms, positive=True, allow_none=True)
         finite_number("drain_s", self.drain_s, positive=True)

@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shortlist.index.hybrid import check_mode
+from shortlist.pipeline import SearchOptions
 from shortlist.serve.config import Limits
 from shortlist.serve.problems import invalid, too_large
-from shortlist.serve.wire import optional_count
+from shortlist.serve.wire import optional_count, text_field
 
 if TYPE_CHECKING:
     from shortlist.pipeline import PipelineResult
-
-MODES = ("hybrid", "dense", "bm25")
 
 
 @dataclass(frozen=True)
@@ -37,23 +37,16 @@ class SearchRequest:
     mode: str | None
     filters: dict[str, Any] | None
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> SearchOptions:
         """Keyword arguments for :meth:`Pipeline.arun <shortlist.Pipeline.arun>`."""
-        return {
-            "top_n": self.top_n,
-            "fetch_k": self.fetch_k,
-            "mode": self.mode,
-            "filter": self.filters,
-        }
+        return SearchOptions(
+            top_n=self.top_n, fetch_k=self.fetch_k, mode=self.mode, filter=self.filters
+        )
 
 
 def parse_search(body: Mapping[str, Any], limits: Limits) -> SearchRequest:
     """``body`` as a :class:`SearchRequest`, or a 413/422 problem naming the field."""
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise invalid("query must be a non-empty string.")
-    if len(query) > limits.max_document_chars:
-        raise too_large(f"query has {len(query)} characters, over the limit.")
+    query = text_field("query", body.get("query"), limits)
     index = body.get("index")
     if index is not None and not isinstance(index, str):
         raise invalid(f"index must be the name of a served index, got {index!r}.")
@@ -65,8 +58,8 @@ def parse_search(body: Mapping[str, Any], limits: Limits) -> SearchRequest:
                 f"{name}={count} is over this server's limit of {limits.max_documents}."
             )
     mode = body.get("mode")
-    if mode is not None and mode not in MODES:
-        raise invalid(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    if mode is not None:
+        check_mode(mode)  # InvalidInputError: a 422 naming the modes
     filters = body.get("filters", body.get("filter"))
     if filters is not None and not isinstance(filters, dict):
         raise invalid(f"filters must be an object such as {{'year': 1962}}, got {filters!r}.")

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shortlist._validate import positive_int
 from shortlist.rerank.ranking import RerankResult
 from shortlist.serve.config import Limits
 from shortlist.serve.problems import invalid, too_large
@@ -39,7 +40,7 @@ class RerankRequest:
 
 def parse_rerank(body: Mapping[str, Any], version: int, limits: Limits) -> RerankRequest:
     """``body`` (a JSON object) as a :class:`RerankRequest`, or a 413/422 :class:`Problem`."""
-    query = _text("query", body.get("query"), limits)
+    query = text_field("query", body.get("query"), limits)
     documents = body.get("documents")
     if not isinstance(documents, list):
         raise invalid(f"documents must be a list of strings or objects, got {_kind(documents)}.")
@@ -90,15 +91,13 @@ def rerank_response(request: RerankRequest, results: Sequence[RerankResult]) -> 
 
 
 def optional_count(name: str, value: object) -> int | None:
-    """A positive integer or null (JSON has no other way to say "the default")."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid(f"{name} must be a positive integer, got {value!r}.")
-    return value
+    """A positive integer or null (JSON has no other way to say "the default"); the
+    InvalidInputError becomes a 422 (:func:`~shortlist.serve.problems.from_error`)."""
+    return positive_int(name, value, allow_none=True)
 
 
-def _text(name: str, value: object, limits: Limits) -> str:
+def text_field(name: str, value: object, limits: Limits) -> str:
+    """A non-empty string within the per-text character limit (422 / 413)."""
     if not isinstance(value, str) or not value.strip():
         raise invalid(f"{name} must be a non-empty string, got {_kind(value)}.")
     return _within_limit(name, value, limits)
