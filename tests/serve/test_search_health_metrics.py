@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shortlist import Pipeline
+from shortlist import Funnel, Pipeline
 from shortlist.cli import main
 from shortlist.serve import BackgroundServer, ServeConfig, create_app
 
@@ -147,3 +147,13 @@ def test_the_command_line_checks_flags_before_loading(
     assert "--api-key-file" in capsys.readouterr().err
     assert main(["serve"]) == 2
     assert "Nothing to serve" in capsys.readouterr().err
+
+
+def test_a_funnel_reranker_that_cannot_load_here_fails_before_serving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    funnel = tmp_path / "funnel.json"
+    Funnel(reranker=f"onnx:{tmp_path / 'no-model'}").save(funnel)
+    assert main(["serve", "--funnel", str(funnel)]) == 2
+    err = capsys.readouterr().err
+    assert "--funnel" in err and "no-model" in err

@@ -30,6 +30,16 @@ def check_encoder_flag(flag: str, spec: str) -> None:
         raise flag_error(flag, spec, exc) from exc
 
 
+def check_reranker_flag(flag: str, spec: str) -> None:
+    """``check_reranker`` with its error naming ``flag`` (milliseconds, no model loads)."""
+    from shortlist.rerank import check_reranker
+
+    try:
+        check_reranker(spec)
+    except ShortlistError as exc:
+        raise flag_error(flag, spec, exc) from exc
+
+
 def parse_filter(pairs: Sequence[str]) -> dict[str, Any] | None:
     """``--filter key=value`` (repeatable; ``key=a|b`` means a or b); JSON values are parsed."""
     if not pairs:

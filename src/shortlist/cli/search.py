@@ -14,7 +14,13 @@ from typing import Any
 
 from shortlist import defaults
 from shortlist._quiet import quiet_loading
-from shortlist.cli._args import check_encoder_flag, flag_error, parse_filter, positive
+from shortlist.cli._args import (
+    check_encoder_flag,
+    check_reranker_flag,
+    flag_error,
+    parse_filter,
+    positive,
+)
 from shortlist.documents import Hit
 from shortlist.errors import InvalidInputError, ShortlistError
 
@@ -137,12 +143,7 @@ def check_search(args: argparse.Namespace) -> dict[str, Any] | None:
     _check_rerank_flags(args)
     flt = _check_filter(args.filter)
     if args.reranker:
-        from shortlist.rerank import check_reranker
-
-        try:
-            check_reranker(args.reranker)
-        except ShortlistError as exc:
-            raise flag_error("--reranker", args.reranker, exc) from exc
+        check_reranker_flag("--reranker", args.reranker)
     if args.embedder:
         check_encoder_flag("--embedder", args.embedder)
     return flt

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shortlist.cli._args import flag_error
+from shortlist.cli._args import check_reranker_flag, flag_error
 from shortlist.errors import InvalidInputError, ShortlistError
 
 
@@ -96,13 +96,8 @@ def check_serve(args: argparse.Namespace) -> Any:
     spec = args.reranker or funnel_reranker
     if spec is None and not indexes:
         raise InvalidInputError("Nothing to serve: pass --reranker SPEC and/or --index NAME=DIR.")
-    if args.reranker:
-        from shortlist.rerank import check_reranker
-
-        try:
-            check_reranker(args.reranker)
-        except ShortlistError as exc:
-            raise flag_error("--reranker", args.reranker, exc) from exc
+    if spec is not None:  # the funnel's reranker loads here too: check it before that
+        check_reranker_flag("--reranker" if args.reranker else "--funnel", spec)
     if not 0 <= args.port <= 65535:
         raise InvalidInputError(f"--port must be 0..65535 (0: any free port), got {args.port}.")
     limits = Limits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Limits)})
