@@ -272,7 +272,8 @@ def test_no_pickle_anywhere_in_the_package() -> None:
 PUBLIC = {
     "shortlist": {
         "AuthenticationError", "BM25_SCORE_KEY", "Bm25", "DENSE_SCORE_KEY", "Dataset",
-        "Document", "Encoder", "EncoderMismatchError", "FUSED_SCORE_KEY", "Funnel", "Fusion", "Hit",
+        "Document", "Encoder", "EncoderMismatchError", "ExportParityError", "FUSED_SCORE_KEY",
+        "Funnel", "Fusion", "Hit",
         "Index", "IndexFormatError", "IndexWriteError", "InvalidInputError",
         "MissingDependencyError", "ModelNotFoundError", "Pipeline", "RELEVANCE_SCORE_KEY",
         "RETRIEVAL_RANK_KEY", "RETRIEVAL_SCORE_KEY", "SCORED_BY_KEY", "RateLimitError",
@@ -284,7 +285,7 @@ PUBLIC = {
     "shortlist.rerank": {
         "BACKENDS", "CohereReranker", "CrossEncoderReranker", "FallbackReranker",
         "OnnxReranker", "RerankResult", "Reranker", "as_reranker", "check_reranker",
-        "load_reranker",
+        "export_reranker", "load_reranker",
     },
     "shortlist.index": {
         "BaseIndex", "Bm25", "Filter", "Index", "IndexSpec", "ShardedIndex", "load_index",

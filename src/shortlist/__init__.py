@@ -24,6 +24,7 @@ from shortlist.documents import (
 from shortlist.errors import (
     AuthenticationError,
     EncoderMismatchError,
+    ExportParityError,
     IndexFormatError,
     IndexWriteError,
     InvalidInputError,
@@ -81,6 +82,7 @@ __all__ = [
     "Document",
     "Encoder",
     "EncoderMismatchError",
+    "ExportParityError",
     "Funnel",
     "Fusion",
     "Hit",

@@ -48,6 +48,19 @@ class EncoderMismatchError(ShortlistError, ValueError):
     """The query encoder differs from the one the index was built with."""
 
 
+class ExportParityError(ShortlistError):
+    """An exported ONNX graph does not score like the torch model it was exported from.
+
+    Raised instead of writing a folder that would rank wrong without a word:
+    ``max_difference`` is the largest |logit| difference measured, ``tolerance`` the bar.
+    """
+
+    def __init__(self, message: str, *, max_difference: float, tolerance: float) -> None:
+        super().__init__(message)
+        self.max_difference = max_difference
+        self.tolerance = tolerance
+
+
 class RerankerAPIError(ShortlistError):
     """A remote reranking API failed; ``status_code`` is the HTTP status if any."""
 

@@ -22,6 +22,14 @@ from typing import Any
 from shortlist._optional import require
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OPSET = 17
+QUANTIZATION = {
+    "method": "dynamic (onnxruntime quantize_dynamic)",
+    "weights": "int8, one scale per output channel",
+    "activations": "uint8, scale computed per batch at run time",
+    "operators": "MatMul with constant weights (MatMulConstBOnly)",
+}
+"""What :func:`quantize_graph` does, in words: exports record it in their model cards."""
 
 
 def export_graph(
@@ -41,7 +49,8 @@ def export_graph(
     order); ``output_axes`` names the output's dynamic axes.
     """
     torch = require("torch", feature=feature, extra="train")
-    quantization = require("onnxruntime.quantization", feature=feature, extra="onnx")
+    if quantize:  # a missing quantizer fails now, not after the export
+        require("onnxruntime.quantization", feature=feature, extra="onnx")
     names = [n for n in INPUT_NAMES if n in sample]
     inputs = tuple(sample[n] for n in names)
     dynamic: dict[str, dict[int, str]] = {n: {0: "batch", 1: "sequence"} for n in names}
@@ -63,19 +72,32 @@ def export_graph(
                 input_names=names,
                 output_names=[output],
                 dynamic_axes={**dynamic, output: output_axes},
-                opset_version=17,
+                opset_version=OPSET,
                 dynamo=False,
             )
         if quantize:
-            quantization.quantize_dynamic(
-                os.fspath(float_graph),
-                os.fspath(out_file),
-                weight_type=quantization.QuantType.QInt8,
-                per_channel=True,
-                extra_options={"MatMulConstBOnly": True},
-            )
+            quantize_graph(float_graph, out_file, feature=feature)
         else:
             shutil.move(float_graph, out_file)
+    return out_file
+
+
+def quantize_graph(float_graph: Path, out_file: Path, *, feature: str) -> Path:
+    """Write ``float_graph`` with int8 weights to ``out_file`` (see :data:`QUANTIZATION`).
+
+    Separate from :func:`export_graph` so a caller can check the float graph first and
+    quantize that same graph, rather than export twice.
+    """
+    quantization = require("onnxruntime.quantization", feature=feature, extra="onnx")
+    with warnings.catch_warnings(), _quiet_root():
+        warnings.simplefilter("ignore")
+        quantization.quantize_dynamic(
+            os.fspath(float_graph),
+            os.fspath(out_file),
+            weight_type=quantization.QuantType.QInt8,
+            per_channel=True,
+            extra_options={"MatMulConstBOnly": True},
+        )
     return out_file
 
 

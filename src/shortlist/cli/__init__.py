@@ -1,7 +1,7 @@
 """The ``shortlist`` command: build an index, search it (optionally reranked), evaluate.
 
 One module per command group registers its subcommands (``add_*_parser``) together with
-their handlers: :mod:`~shortlist.cli.build` (index, export-encoder),
+their handlers: :mod:`~shortlist.cli.build` (index, export-encoder, export-reranker),
 :mod:`~shortlist.cli.search`, :mod:`~shortlist.cli.info` (info, doctor),
 :mod:`shortlist.evaluation.cli` (eval), :mod:`shortlist.tuning.cli` (tune) and
 :mod:`~shortlist.cli.serve` (serve).
@@ -20,7 +20,11 @@ import sys
 from collections.abc import Sequence
 
 from shortlist._version import __version__
-from shortlist.cli.build import add_export_encoder_parser, add_index_parser
+from shortlist.cli.build import (
+    add_export_encoder_parser,
+    add_export_reranker_parser,
+    add_index_parser,
+)
 from shortlist.cli.info import add_doctor_parser, add_info_parser
 from shortlist.cli.search import DEFAULT_TOP_M, add_search_parser, check_search
 from shortlist.cli.serve import add_serve_parser
@@ -36,6 +40,7 @@ _SUBCOMMANDS = (
     add_info_parser,
     add_doctor_parser,
     add_export_encoder_parser,
+    add_export_reranker_parser,
     add_eval_parser,
     add_tune_parser,
     add_serve_parser,

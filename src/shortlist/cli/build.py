@@ -1,8 +1,10 @@
-"""``shortlist index`` and ``shortlist export-encoder``: the commands that write to disk."""
+"""``shortlist index``, ``export-encoder`` and ``export-reranker``: the commands that write
+to disk."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from shortlist._quiet import quiet_loading
@@ -63,6 +65,29 @@ def add_export_encoder_parser(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="folder to write (new or empty)")
     p.add_argument("--int8", action="store_true", help="int8 weights (smaller, faster on CPU)")
     p.set_defaults(func=cmd_export_encoder)
+
+
+def add_export_reranker_parser(subparsers: Any) -> None:
+    """Register ``export-reranker`` on the main parser's ``add_subparsers()`` object."""
+    p = subparsers.add_parser(
+        "export-reranker",
+        help="export a sentence-transformers cross-encoder to ONNX (the fast onnx: reranker)",
+        description="Write MODEL (a sentence-transformers cross-encoder with one logit: BERT, "
+        "XLM-RoBERTa, DeBERTa-v2, ModernBERT...) as ONNX to --out, with its tokenizer and a "
+        "model card; use it with --reranker onnx:DIR. The export is scored against the torch "
+        "model on fixed pairs: a float32 graph that differs is refused; the figures are "
+        "printed and kept in the card.",
+    )
+    p.add_argument(
+        "model", metavar="MODEL", help="sentence-transformers cross-encoder: hub id or folder"
+    )
+    p.add_argument("--out", metavar="DIR", required=True, help="folder to write (new or empty)")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 weights per channel, dynamic activations (smaller, faster on CPU)",
+    )
+    p.set_defaults(func=cmd_export_reranker)
 
 
 def _check_index(args: argparse.Namespace) -> None:
@@ -135,4 +160,24 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
         out = export_encoder(args.model, args.out, quantize=args.int8)
     kind = "int8" if args.int8 else "float32"
     print(f"Exported {args.model} ({kind}) -> {out}; use it with --embedder onnx:{out}")
+    return 0
+
+
+def cmd_export_reranker(args: argparse.Namespace) -> int:
+    """Handler of ``shortlist export-reranker``; returns the exit code."""
+    from shortlist.models import resolve_model
+    from shortlist.rerank import export_reranker
+    from shortlist.rerank.export_card import CARD, parity_lines
+
+    try:  # a wrong name or folder fails here, before torch and the model load
+        resolve_model(args.model, "sentence-transformers")
+    except ShortlistError as exc:
+        raise flag_error("MODEL", args.model, exc) from exc
+    with quiet_loading(True):
+        out = export_reranker(args.model, args.out, quantize=args.int8)
+    card = json.loads((out / CARD).read_text(encoding="utf-8"))
+    kind = "int8" if args.int8 else "float32"
+    print(f"Exported {args.model} ({kind}) -> {out}; use it with --reranker onnx:{out}")
+    for line in parity_lines(card):
+        print(f"  {line}")
     return 0

@@ -45,6 +45,7 @@ from shortlist.spec import (
 if TYPE_CHECKING:
     from shortlist.rerank.cohere import CohereReranker
     from shortlist.rerank.cross_encoder import CrossEncoderReranker
+    from shortlist.rerank.export import export_reranker
     from shortlist.rerank.fallback import FallbackReranker
     from shortlist.rerank.onnx import OnnxReranker
 
@@ -69,6 +70,7 @@ _LAZY = {
     "FallbackReranker": "shortlist.rerank.fallback",
     "OnnxReranker": "shortlist.rerank.onnx",
     "CohereReranker": "shortlist.rerank.cohere",
+    "export_reranker": "shortlist.rerank.export",
 }
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "Reranker",
     "as_reranker",
     "check_reranker",
+    "export_reranker",
     "load_reranker",
 ]
 
