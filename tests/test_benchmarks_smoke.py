@@ -37,3 +37,20 @@ def test_smoke_run_writes_tables_and_parity(
                  "LangChain FAISS", "raw faiss.IndexFlatIP (floor)"):  # fmt: skip
         assert peer in peers
     assert data["parity"] and all({"ok", "check"} <= set(c) for c in data["parity"])
+
+
+def test_scale_up_smoke_run_measures_every_column(tmp_path: Path) -> None:
+    """``python -m benchmarks.scale_up`` end to end at a tiny size: a flat index is exact,
+    so its recall against the benchmark's own brute force is 1.0 (a wrong truth fails)."""
+    proc = run_benchmark(
+        "scale_up", "--sizes", "3000", "--pairs", "3", "--stream", "5",
+        "--label", "smoke", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((tmp_path / "scale-up-smoke.json").read_text())
+    row = data["rows"][0]
+    assert row["documents"] == 3000 and row["structure"] == "Flat"
+    assert row["dense_recall"] == 1.0 and row["hybrid_recall"] == 1.0
+    assert row["stream"] == 5 and row["load"]["load_s"] > 0 and row["peak_rss_bytes"] > 0
+    assert data["machine"]["cpu_flags"]
+    assert "3,000" in (tmp_path / "scale-up-smoke.md").read_text()

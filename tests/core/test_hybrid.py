@@ -158,7 +158,7 @@ def test_a_failed_bm25_write_keeps_the_old_generation(
     path = idx.save(tmp_path / "idx")
     idx.add(cranfield_docs[50:60], embeddings=cranfield_vectors[50:60])
 
-    def full(self, folder, store):  # type: ignore[no-untyped-def]
+    def full(self, folder):  # type: ignore[no-untyped-def]
         raise OSError(28, "No space left on device (injected)")
 
     monkeypatch.setattr(Bm25, "save", full)

@@ -105,7 +105,7 @@ def test_save_load_roundtrip_gives_identical_results(
     path = cranfield_index.save(tmp_path / "idx")
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["encoder"]["name"] == bi_encoder.name and manifest["encoder"]["dim"] == 384
-    assert manifest["count"] == 1400 and manifest["format_version"] == 1
+    assert manifest["count"] == 1400 and manifest["format_version"] == 2
     loaded = Index.load(path, encoder=bi_encoder)
     after = loaded.search_batch(["wing flutter", "boundary layer transition"], k=20)
     assert [[(h.id, round(h.score, 5)) for h in r] for r in after] == [

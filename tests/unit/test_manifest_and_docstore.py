@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from shortlist import Document, Index, IndexFormatError, InvalidInputError
@@ -47,9 +48,9 @@ def test_a_generation_outside_the_folder_is_refused(tmp_path: Path, generation: 
 @pytest.mark.parametrize(
     "files",
     [
-        {"../../etc/passwd": "0" * 64, "documents.jsonl": "0" * 64},
+        {"../../etc/passwd": "0" * 64, "documents.rows.npy": "0" * 64},
         {"/etc/shadow": "0" * 64},
-        {"index.faiss": "0" * 64, "documents.jsonl": "0" * 64, "extra": "0" * 64},
+        {"index.faiss": "0" * 64, "documents.rows.npy": "0" * 64, "extra": "0" * 64},
     ],
 )
 def test_file_names_other_than_ours_are_refused(tmp_path: Path, files: dict[str, str]) -> None:
@@ -112,9 +113,14 @@ DAMAGE: list[tuple[str, Callable[[Path], None], str]] = [
         "index.faiss: FAISS cannot read it",
     ),
     (
-        "invalid UTF-8 in documents",
-        lambda p: _rewrite(p, "documents.jsonl", lambda b: b.replace(b"text 3", b"text \xff")),
-        "documents.jsonl:4: not UTF-8",
+        "invalid UTF-8 in a document id",
+        lambda p: _rewrite(p, "documents.arena.npy", lambda b: b.replace(b"d3", b"d\xff")),
+        "document row 4 is malformed",
+    ),
+    (
+        "an offset past the arena",
+        lambda p: _rewrite(p, "documents.arena.npy", lambda b: b[:-8]),
+        "not a NumPy array file|inconsistent",
     ),
     ("factory null with documents", lambda p: _edit(p, factory=None), "factory is null"),
     ("next_key = 10**30", lambda p: _edit(p, next_key=10**30), "next_key"),
@@ -168,7 +174,9 @@ def test_docstore_keys_are_never_reused() -> None:
     assert first.tolist() == [0, 1] and second.tolist() == [2]
     assert [d.text for d in store.get(["a", "b"])] == ["x again", "y"]
     assert store.taken([Document("b", "z"), Document("c", "z")]) == ["b"]
-    rebuilt = DocStore.from_rows(store.rows(), store.next_key, "mem")
+    arena = np.frombuffer(b"".join(store.arena_chunks(rows_per_chunk=1)), dtype=np.uint8)
+    rebuilt = DocStore.from_arrays(store.live_rows(), arena, store.next_key, "mem")
+    assert rebuilt.get(["a", "b"]) == store.get(["a", "b"])
     assert rebuilt.ids == store.ids and rebuilt.next_key == 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from shortlist import Index, IndexFormatError, IndexWriteError, InvalidInputError
@@ -26,17 +27,16 @@ def test_layout_is_plain_files_and_no_pickle(tmp_path: Path) -> None:
     path = _index().save(tmp_path / "idx")
     manifest = json.loads((path / "manifest.json").read_text())
     folder = path / manifest["generation"]
-    assert sorted(p.name for p in folder.iterdir()) == ["bm25", "documents.jsonl", "index.faiss"]
+    docs = ["documents.arena.npy", "documents.rows.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == ["bm25", *docs, "index.faiss"]
     assert sorted(manifest["files"]) == sorted(
-        ["documents.jsonl", "index.faiss"] + [f"bm25/{p.name}" for p in (folder / "bm25").iterdir()]
+        [*docs, "index.faiss"] + [f"bm25/{p.name}" for p in (folder / "bm25").iterdir()]
     )
-    rows = [json.loads(line) for line in (folder / "documents.jsonl").read_text().splitlines()]
-    assert rows[3] == {
-        "key": 3,
-        "id": "d3",
-        "text": "text 3",
-        "metadata": {"i": 3, "tags": ["a", "b"], "nested": {"x": 1.5}},
-    }
+    rows = np.load(folder / "documents.rows.npy", allow_pickle=False)
+    arena = np.load(folder / "documents.arena.npy", allow_pickle=False).tobytes()
+    key, id_at, text_at, meta_at, end_at = rows[3].tolist()  # offsets into the arena
+    assert key == 3 and arena[id_at:text_at] == b"d3" and arena[text_at:meta_at] == b"text 3"
+    assert json.loads(arena[meta_at:end_at]) == {"i": 3, "tags": ["a", "b"], "nested": {"x": 1.5}}
     for f in folder.rglob("*"):
         if f.is_file():
             assert not f.read_bytes().startswith(b"\x80"), f"{f.name} looks like a pickle"
@@ -52,7 +52,7 @@ def test_crash_mid_save_leaves_previous_index_loadable(
     def crash(*args: object, **kwargs: object) -> int:
         raise OSError("disk full (injected)")
 
-    monkeypatch.setattr(persist, "write_documents", crash)
+    monkeypatch.setattr(persist, "write_array", crash)
     with pytest.raises(IndexWriteError, match=r"injected.*saved there before is intact"):
         bigger.save(path)
     monkeypatch.undo()
@@ -91,8 +91,8 @@ def test_crash_before_commit_point_keeps_old_manifest(
 def test_tampered_file_is_detected(tmp_path: Path) -> None:
     path = _index().save(tmp_path / "idx")
     gen = json.loads((path / "manifest.json").read_text())["generation"]
-    docs = path / gen / "documents.jsonl"
-    docs.write_text(docs.read_text().replace("text 3", "text X"))
+    docs = path / gen / "documents.arena.npy"
+    docs.write_bytes(docs.read_bytes().replace(b"text 3", b"text X"))
     with pytest.raises(IndexFormatError, match="checksum"):
         Index.load(path, encoder=HashEncoder())
 
@@ -255,3 +255,57 @@ def test_an_index_whose_documents_have_no_bm25_terms_loads(tmp_path: Path) -> No
     ]
     again.add(["flutter of panels"], ids=["4"])  # a term arrives: BM25 rebuilds and finds it
     assert [h.id for h in again.search("flutter", 3, mode="bm25")] == ["4"]
+
+
+FORMAT1 = Path(__file__).resolve().parents[1] / "data" / "format1-index"
+"""An index saved in format 1 (documents.jsonl, bm25s files) by shortlist at 86b795f, one
+document deleted before the save; the searches below are what that version returned."""
+
+
+def test_a_format_1_index_loads_searches_as_before_and_saves_as_format_2(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    path = tmp_path / "old"
+    shutil.copytree(FORMAT1, path)
+    index = Index.load(path, encoder=HashEncoder())
+    assert len(index) == 11 and "d4" not in index and index.get(["d3"])[0].metadata == {"i": 3}
+    said_before = {
+        "wing flutter": [("d0", 0.913006), ("d3", 0.913006), ("d6", 0.913006), ("d9", 0.913006)],
+        "boundary layer": [(f"d{i}", 0.437503) for i in (1, 2, 5, 7, 8)],
+    }
+    for query, expected in said_before.items():
+        got = [(h.id, h.bm25_score) for h in index.search(query, 5, mode="bm25")]
+        assert [g[0] for g in got] == [e[0] for e in expected]
+        assert [g[1] for g in got] == pytest.approx([e[1] for e in expected], abs=1e-6)
+    index.save(path)
+    assert json.loads((path / "manifest.json").read_text())["format_version"] == 2
+    again = Index.load(path, encoder=HashEncoder())
+    assert again.ids == index.ids
+    assert [h.id for h in again.search("wing flutter", 5, mode="bm25")] == ["d0", "d3", "d6", "d9"]
+
+
+def test_a_graph_saves_few_deletions_as_a_list_and_rebuilds_past_a_tenth(tmp_path: Path) -> None:
+    """HNSW cannot remove vectors: deleted ones are masked. A save lists them while they
+    are under a tenth of the graph (a rebuild takes minutes at a million vectors) and
+    rebuilds the graph without them past that; either way they never come back."""
+    index = _index(60, spec="hnsw")
+    index.delete(["d1", "d2", "d3"])
+    path = index.save(tmp_path / "idx")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert "tombstones.npy" in manifest["files"]
+    loaded = Index.load(path, encoder=HashEncoder())
+    assert isinstance(loaded, Index) and loaded._faiss_index.ntotal == 60
+    assert loaded._store.tombstones == {1, 2, 3}
+    found = {h.id for h in loaded.search("text 2", 60, mode="dense")}
+    assert found == {f"d{i}" for i in range(60)} - {"d1", "d2", "d3"}
+    loaded.delete([f"d{i}" for i in range(4, 10)])  # 9 of 60: still under a tenth
+    loaded.delete(["d10"])  # 10 of 60: the next save rebuilds
+    loaded.save(path)
+    again = Index.load(path, encoder=HashEncoder())
+    assert isinstance(again, Index) and again._faiss_index.ntotal == 50
+    assert not again._store.tombstones
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert "tombstones.npy" not in manifest["files"]
+    assert {h.id for h in again.search("text 20", 60, mode="dense")} == set(again.ids)

@@ -148,7 +148,7 @@ TYPOS: list[tuple[str, Callable[[], object], type[Exception], str, str]] = [
      "Unknown option 'kk' for fusion 'rrf' in 'rrf:kk=3'. Did you mean 'k'?", "Valid options: k."),
     ("index type", lambda: parse_spec("hnsww:m=8"), UnknownBackendError,
      "Unknown index type 'hnsww' in 'hnsww:m=8'. Did you mean 'hnsw'?",
-     "Valid index types: flat, hnsw, ivfpq, faiss."),
+     "Valid index types: auto, flat, hnsw, ivfpq, faiss."),
     ("index option", lambda: parse_spec("hnsw:efsearch=3"), InvalidInputError,
      "Did you mean 'ef_search'?", "Valid options: m, ef_construction, ef_search."),
     ("stage-1 mode", lambda: parse_stage1("hybird"), InvalidInputError,

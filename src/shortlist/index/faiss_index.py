@@ -27,6 +27,7 @@ from shortlist.index.base import BaseIndex, IndexSettings
 from shortlist.index.docstore import DocStore
 from shortlist.index.filters import compile_filter
 from shortlist.index.lexical import Bm25
+from shortlist.index.specs import IndexSpec
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing's own from Python 3.11
@@ -125,7 +126,7 @@ class Index(BaseIndex):
         self._faiss_index.add_with_ids(vectors, keys)
         self._store.assign(docs, keys)
         if self.bm25 is not None:
-            self.bm25.invalidate()
+            self.bm25.add(keys, [d.text for d in docs])
 
     def _refuse_taken(self, docs: list[Document]) -> None:
         self._refuse(self._store.taken(docs))
@@ -138,16 +139,36 @@ class Index(BaseIndex):
         else:
             self._store.tombstones.update(keys)
         if self.bm25 is not None:
-            self.bm25.invalidate(removed=keys)
+            texts = [d.text for d in self._store.get_by_keys(keys)]
+            self.bm25.remove(np.asarray(keys, dtype=np.int64), texts)
         return self._store.remove(keys)
 
     def _prepare(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         return l2_normalize(vectors) if self.metric == "cosine" else vectors
 
-    def _ensure_index(self, first_batch: np.ndarray) -> None:
+    def _ensure_index(self, batch: np.ndarray, stored: int | None = None) -> None:
+        """Create the FAISS structure for the first ``batch``, or move an ``auto`` index's
+        flat vectors into a graph when ``batch`` takes it past its threshold (once: the
+        graph then takes every later write). ``stored``: vectors already in the store."""
+        total = (len(self._store) if stored is None else stored) + len(batch)
+        wanted = self.spec.structure(total)
         if self._faiss_index is None:
-            self._faiss_index, self._factory = structure.create(self.spec, self.dim, first_batch)
+            self._faiss_index, self._factory = structure.create(wanted, self.dim, batch)
+        elif self.spec.kind == "auto" and self._factory == "Flat" and wanted.kind == "hnsw":
+            keys = self._store.keys()
+            old = self._faiss_index.reconstruct_batch(keys) if len(keys) else batch[:0]
+            self._faiss_index, self._factory = structure.create(wanted, self.dim, batch)
+            if len(keys):
+                self._faiss_index.add_with_ids(old, keys)
+
+    @property
+    def _built_spec(self) -> IndexSpec:
+        """The spec of the structure this index holds (``auto`` runs as flat or hnsw)."""
+        if self.spec.kind != "auto":
+            return self.spec
+        graph = (self._factory or "").startswith("HNSW")
+        return self.spec.structure(self.spec.params["threshold"] if graph else 0)
 
     def _supports_remove(self) -> bool:
         return "HNSW" not in (self._factory or "")
@@ -175,7 +196,7 @@ class Index(BaseIndex):
             for i in range(n):
                 lexical = None
                 if depth is not None:
-                    lexical = self.bm25.top(self._store, queries[i], depth, allowed)  # type: ignore[union-attr]
+                    lexical = self.bm25.top(queries[i], depth, allowed)  # type: ignore[union-attr]
                 keys_i = [side[0] for side in (dense[i], lexical) if side is not None]
                 named = np.unique(np.concatenate(keys_i)).tolist() if keys_i else []
                 docs = {key: self._store.document(key) for key in named}
@@ -186,13 +207,14 @@ class Index(BaseIndex):
         """Add a BM25 index over the current documents (e.g. to an index saved without one)."""
         with self._lock:
             self.bm25 = bm25 or Bm25()
+            self.bm25.rebuild(self._store)
 
     def _search_keys(
         self, vectors: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         return structure.search(
             self._faiss_index,
-            self.spec,
+            self._built_spec,
             vectors,
             min(k, len(self._store)),
             allowed=allowed,
@@ -208,14 +230,17 @@ class Index(BaseIndex):
         return storage.save(self, Path(path))
 
     def _compact(self) -> None:
-        """Rebuild an HNSW graph without its tombstoned vectors."""
-        if not self._store.tombstones:
+        """Rebuild an HNSW graph without its tombstoned vectors, once they are a tenth of
+        it (fewer are saved as a list and masked: a rebuild takes minutes at a million)."""
+        if len(self._store.tombstones) * 10 < max(len(self._store), 1):
             return
         keys = self._store.keys()
         vectors = self._faiss_index.reconstruct_batch(keys) if len(keys) else None
         self._faiss_index, self._store.tombstones = None, set()
-        if vectors is not None:
-            self._ensure_index(vectors)
+        if vectors is None:
+            self._factory = None  # nothing left: the next add builds afresh
+        else:
+            self._ensure_index(vectors, stored=0)
             self._faiss_index.add_with_ids(vectors, keys)
 
     @classmethod

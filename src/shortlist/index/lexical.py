@@ -1,22 +1,22 @@
 """BM25 beside the vectors: the lexical half of hybrid retrieval, over the same documents.
 
 Dense retrieval misses exact terms, codes, names and rare words; BM25 misses paraphrase.
-This is BM25 as Lucene scores it (``bm25s``, ``method="lucene"``), with English stop
-words and Snowball stemming by default (``PyStemmer``), so "fluttering wings" matches a
-document about "wing flutter".
+This is BM25 as Lucene scores it (the formula bm25s calls ``method="lucene"``), with
+English stop words and Snowball stemming by default (bm25s' tokenizer, ``PyStemmer``), so
+"fluttering wings" matches a document about "wing flutter".
 
-It indexes the :class:`~shortlist.index.docstore.DocStore` itself, so it always agrees
-with the vectors on which documents exist: any change marks it stale and the next
-lexical search rebuilds it from the stored texts (tokens are cached per document, so a
-rebuild re-counts, it does not re-tokenise). Corpus statistics (document frequencies,
-average length) are therefore always those of the whole current corpus, exactly as a
-freshly built index would have them. Saved arrays are ``.npy`` files written with
-``allow_pickle=False`` inside the index's generation folder, checksummed like the rest.
+Documents are indexed as they are written and forgotten as they are deleted
+(:class:`~shortlist.index.postings.Postings`: raw term frequencies, scored at query time),
+so a write costs what it changes, and corpus statistics (document frequencies, average
+length) are always those of the whole current corpus: scores equal those of an index
+freshly built from it. Saved arrays are ``.npy`` files written with ``allow_pickle=False``
+inside the index's generation folder, checksummed like the rest.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +27,20 @@ import numpy as np
 
 from shortlist._optional import require
 from shortlist.errors import IndexFormatError, InvalidInputError
+from shortlist.index import persist
 from shortlist.index.docstore import DocStore
+from shortlist.index.postings import Growing, Postings, Segment
 
 FOLDER = "bm25"
+TERMS_FILE = "terms.json"
 KEYS_FILE = "keys.npy"
+LENGTHS_FILE = "lengths.npy"
+INDPTR_FILE = "indptr.npy"
+ROWS_FILE = "rows.npy"
+TFS_FILE = "tfs.npy"
 Tokenizer = Callable[[str], list[str]]
-_NO_TERMS = object()  # built, but over a corpus without a single term
+_BATCH = 10_000  # documents tokenised at a time when indexing a whole store
+_NONE = (np.zeros(0, np.int32), np.zeros(0, np.int32))
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,7 @@ class Bm25:
                 raise InvalidInputError(
                     f"Unknown stemmer language {stemmer!r}; e.g. 'english', 'french', or None."
                 ) from None
-        self._tokens: dict[int, list[str]] = {}
-        self._model: Any = None  # bm25s.BM25 over self._keys, None when stale
-        self._keys = np.zeros(0, dtype=np.int64)
+        self._postings = Postings()
         self._corpus: CorpusStats | None = None  # a sharded index's whole-corpus statistics
 
     def config(self) -> dict[str, Any]:
@@ -135,26 +141,33 @@ class Bm25:
             "tokenizer": self.tokenizer,
         }
 
-    def invalidate(self, removed: list[int] | None = None) -> None:
-        """The corpus changed: rebuild before the next search (forget removed tokens)."""
-        self._model = None
-        for key in removed or ():
-            self._tokens.pop(key, None)
+    # ----------------------------------------------------------------- writes
+    def add(self, keys: np.ndarray, texts: list[str]) -> None:
+        """Index new documents (keys greater than any indexed before)."""
+        self._postings.add(np.asarray(keys, dtype=np.int64), self.tokenize(texts))
 
-    def local_stats(self, store: DocStore) -> CorpusStats:
-        """This store's own statistics (a shard's share of the corpus' statistics)."""
-        corpus = self._corpus_tokens(store)
-        df: Counter[str] = Counter()
-        for tokens in corpus:
-            df.update(set(tokens))
-        return CorpusStats(len(corpus), sum(len(t) for t in corpus), dict(df))
+    def remove(self, keys: np.ndarray, texts: list[str]) -> None:
+        """Forget indexed documents; ``texts`` are theirs (their terms leave the statistics)."""
+        self._postings.remove(np.asarray(keys, dtype=np.int64), self.tokenize(texts))
+
+    def rebuild(self, store: DocStore) -> None:
+        """Index every document of ``store`` from scratch (a new scorer, an old save)."""
+        self._postings = Postings()
+        keys = store.keys()
+        for start in range(0, len(keys), _BATCH):
+            part = keys[start : start + _BATCH]
+            self.add(part, [d.text for d in store.get_by_keys(part.tolist())])
+
+    # ----------------------------------------------------------------- statistics
+    def local_stats(self) -> CorpusStats:
+        """This index's own statistics (a shard's share of the corpus' statistics)."""
+        p = self._postings
+        return CorpusStats(p.n_live, p.total_len, p.document_frequencies())
 
     def use_corpus_stats(self, stats: CorpusStats | None) -> None:
-        """Score with ``stats`` (the whole corpus') instead of this store's own; ``None``:
-        this store is the whole corpus. A change rebuilds the scorer before the next search."""
-        if stats != self._corpus:
-            self._corpus = stats
-            self._model = None
+        """Score with ``stats`` (the whole corpus') instead of this index's own; ``None``:
+        this index is the whole corpus."""
+        self._corpus = stats
 
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         """The terms of each text as this index counts them (lower-cased, stemmed...)."""
@@ -172,59 +185,69 @@ class Bm25:
         )
         return tokens
 
-    def top(
-        self, store: DocStore, query: str, k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    # ----------------------------------------------------------------- search
+    def top(self, query: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` (keys, scores) among documents sharing a term with ``query``.
 
         ``allowed`` (keys passing a filter) restricts the candidates before the cut, so
-        filtering loses no recall.
+        filtering loses no recall. Ties rank by key (older first), on float32 scores, so
+        the lists of a sharded index's shards merge into exactly this order.
         """
-        self._ensure(store)
-        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        terms = self.tokenize([query])[0]
-        if not terms or len(self._keys) == 0:
-            return empty
-        scores = np.asarray(self._model.get_scores(terms), dtype=np.float32)
+        p = self._postings
+        weights = self._weights(self.tokenize([query])[0])
+        if not weights:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        stats = self._corpus or CorpusStats(p.n_live, p.total_len)
+        scores = p.accumulate(weights, self.k1, self.b, float(stats.avg_len)).astype(np.float32)
+        candidate = (scores > 0) & p.live.view
         if allowed is not None:
-            scores = np.where(np.isin(self._keys, allowed), scores, 0.0).astype(np.float32)
-        hits = np.flatnonzero(scores > 0)
+            rows = p.rows_of(allowed)
+            permitted = np.zeros(p.n_rows, dtype=np.bool_)
+            permitted[rows[rows >= 0]] = True
+            candidate &= permitted
+        hits = np.flatnonzero(candidate)
         if len(hits) > k:  # keep every document tied with the k-th, then cut by key
             kth = -np.partition(-scores[hits], k - 1)[k - 1]
             hits = hits[scores[hits] >= kth]
-        order = hits[np.lexsort((self._keys[hits], -scores[hits]))][:k]  # ties: older first
-        return self._keys[order], scores[order]
+        order = hits[np.lexsort((hits, -scores[hits]))][:k]  # rows are in key order
+        return p.keys.view[order].copy(), scores[order]
 
-    def _ensure(self, store: DocStore) -> None:
-        if self._model is not None:
-            return
-        keys = store.keys()
-        corpus = self._corpus_tokens(store)
-        if not any(corpus):  # nothing to match (no documents, or no terms in any)
-            self._model, self._keys = _NO_TERMS, np.zeros(0, dtype=np.int64)
-            return
-        model = _bm25s_model(self.k1, self.b, self._corpus)
-        model.index(corpus, show_progress=False)
-        self._model, self._keys = model, keys
-
-    def _corpus_tokens(self, store: DocStore) -> list[list[str]]:
-        """Every stored document's terms, in key order (tokenising only new documents)."""
-        keys = store.keys().tolist()
-        new = [key for key in keys if key not in self._tokens]
-        texts = [d.text for d in store.get_by_keys(new)]
-        self._tokens.update(zip(new, self.tokenize(texts), strict=True))
-        return [self._tokens[key] for key in keys]
+    def _weights(self, terms: list[str]) -> list[tuple[int, float]]:
+        """(term id, idf) for each query term this index holds (repeats count again, as
+        in bm25s), idf from the corpus' statistics (Lucene's, always positive)."""
+        p, corpus = self._postings, self._corpus
+        n_docs = corpus.n_docs if corpus is not None else p.n_live
+        df = p.df.view
+        weights = []
+        for term in terms:
+            term_id = p.vocab.get(term)
+            if term_id is None:
+                continue
+            freq = corpus.df.get(term, 0) if corpus is not None else int(df[term_id])
+            if freq > 0:
+                weights.append((term_id, math.log(1 + (n_docs - freq + 0.5) / (freq + 0.5))))
+        return weights
 
     # ----------------------------------------------------------------- persistence
-    def save(self, folder: Path, store: DocStore) -> list[str]:
-        """Write the scorer into ``folder/bm25``; returns the file names (for checksums)."""
-        self._ensure(store)
+    def save(self, folder: Path) -> list[str]:
+        """Write the postings (merged, deleted rows dropped) into ``folder/bm25``; returns
+        the file names (for checksums). Plain ``.npy`` and JSON: no pickle."""
+        p = self._postings
+        p.compact()
+        segment = p.segments[0] if p.segments else Segment(np.zeros(1, np.int64), *_NONE)
         out = folder / FOLDER
         out.mkdir()
-        if len(self._keys):
-            self._model.save(str(out), allow_pickle=False)
-        np.save(out / KEYS_FILE, self._keys, allow_pickle=False)
-        return sorted(f"{FOLDER}/{p.name}" for p in out.iterdir())
+        (out / TERMS_FILE).write_text(json.dumps(p.terms), encoding="utf-8")
+        arrays = {
+            KEYS_FILE: p.keys.view,
+            LENGTHS_FILE: p.lengths.view,
+            INDPTR_FILE: segment.indptr,
+            ROWS_FILE: segment.rows,
+            TFS_FILE: segment.tfs,
+        }
+        for name, array in arrays.items():
+            persist.write_array(out / name, array)
+        return sorted(f"{FOLDER}/{name}" for name in [TERMS_FILE, *arrays])
 
     @classmethod
     def from_config(cls, config: dict[str, Any], given: Bm25 | None = None) -> Bm25:
@@ -242,79 +265,62 @@ class Bm25:
     def load(
         cls, folder: Path, config: dict[str, Any], store: DocStore, given: Bm25 | None
     ) -> Bm25:
-        """The saved scorer; ``given`` supplies a custom tokenizer the manifest cannot hold."""
+        """The saved scorer; ``given`` supplies a custom tokenizer the manifest cannot hold.
+
+        The postings are memory-mapped (a large index opens in the time it takes to read
+        the small arrays); an index saved in format 1 (bm25s files) is re-indexed
+        from its documents, which hold everything BM25 derives from.
+        """
         bm25 = cls.from_config(config, given)
         src = folder / FOLDER
+        if not (src / TERMS_FILE).exists():
+            bm25.rebuild(store)
+            return bm25
         try:
-            keys = np.load(src / KEYS_FILE, allow_pickle=False)
-            if len(keys):
-                bm25s = require("bm25s", feature="BM25 retrieval")
-                bm25._model = bm25s.BM25.load(str(src), allow_pickle=False, mmap=False)
-            else:
-                bm25._model = None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            terms = json.loads((src / TERMS_FILE).read_text(encoding="utf-8"))
+            arrays = {
+                name: np.load(src / name, allow_pickle=False, mmap_mode="r")
+                for name in (KEYS_FILE, LENGTHS_FILE, INDPTR_FILE, ROWS_FILE, TFS_FILE)
+            }
+        except (OSError, ValueError, json.JSONDecodeError) as exc:
             raise IndexFormatError(f"{src}: the BM25 files are unreadable ({exc}).") from exc
-        # no keys: no document had a term (or there were none); derived data, rebuilt from
-        # the documents on the next search, so an index of stop words alone loads too
-        if len(keys) and (len(keys) != len(store) or not np.isin(keys, store.keys()).all()):
-            raise IndexFormatError(f"{src}: BM25 documents do not match the index's documents.")
-        bm25._keys = keys.astype(np.int64)
+        bm25._postings = _checked_postings(src, terms, arrays, store)
         return bm25
 
 
-def _bm25s_model(k1: float, b: float, corpus: CorpusStats | None) -> Any:
-    """A bm25s scorer; with ``corpus``, one whose idf and average length are the whole
-    corpus' (through ``build_index_from_ids``, the hook bm25s documents for building the
-    index differently), so a shard scores each of its documents exactly as one index over
-    the whole corpus would."""
-    bm25s = require("bm25s", feature="BM25 retrieval")
-    if corpus is None:
-        return bm25s.BM25(k1=k1, b=b, method="lucene")
-    from bm25s import scoring
-
-    stats: CorpusStats = corpus
-
-    class CorpusWideBM25(bm25s.BM25):  # type: ignore[misc, name-defined]
-        def build_index_from_tokens(self, corpus_tokens: Any, **kwargs: Any) -> Any:
-            self._vocab_seen = corpus_tokens
-            return super().build_index_from_tokens(corpus_tokens, **kwargs)
-
-        def build_index_from_ids(
-            self, unique_token_ids: Any, corpus_token_ids: Any, **kwargs: Any
-        ) -> Any:
-            self.nonoccurrence_array = None  # Lucene BM25 has no non-occurrence term
-            vocab: dict[str, int] = {}
-            for tokens, ids in zip(self._vocab_seen, corpus_token_ids, strict=True):
-                vocab.update(zip(tokens, ids, strict=True))
-            df = {token_id: stats.df.get(token, 0) for token, token_id in vocab.items()}
-            df.update({i: 0 for i in unique_token_ids if i not in df})
-            idf = scoring._build_idf_array(
-                df, stats.n_docs, scoring._select_idf_scorer("lucene"), dtype=self.dtype
-            )
-            local_df = _local_df(corpus_token_ids, unique_token_ids)
-            flat, docs, terms = scoring._build_scores_and_indices_for_matrix(
-                corpus_token_ids, idf, stats.avg_len, local_df,
-                self.k1, self.b, self.delta, None, method="lucene", dtype=self.dtype,
-                int_dtype=self.int_dtype, show_progress=False,
-            )  # fmt: skip
-            shape = (len(corpus_token_ids), len(unique_token_ids))
-            if self.csc_backend == "scipy":  # as bm25s builds its matrix, branch for branch
-                import scipy.sparse as sp
-
-                matrix = sp.csc_matrix((flat, (docs, terms)), shape=shape, dtype=self.dtype)
-                data, indices, indptr = matrix.data, matrix.indices, matrix.indptr
-            else:
-                data, indices, indptr = self._np_csc(data=flat, rows=docs, cols=terms, shape=shape)
-                data = data.astype(self.dtype)
-            return {"data": data, "indices": indices, "indptr": indptr, "num_docs": shape[0]}
-
-    return CorpusWideBM25(k1=k1, b=b, method="lucene")
-
-
-def _local_df(corpus_token_ids: list[list[int]], unique: list[int]) -> dict[int, int]:
-    """This shard's document frequencies: only sizes bm25s' score arrays."""
-    df = dict.fromkeys(unique, 0)
-    for ids in corpus_token_ids:
-        for i in set(ids):
-            df[i] += 1
-    return df
+def _checked_postings(
+    src: Path, terms: Any, arrays: dict[str, np.ndarray], store: DocStore
+) -> Postings:
+    """Postings from saved arrays, or :class:`IndexFormatError` if they cannot be the
+    postings of ``store``'s documents (a load never indexes out of bounds)."""
+    keys, lengths, indptr = arrays[KEYS_FILE], arrays[LENGTHS_FILE], arrays[INDPTR_FILE]
+    rows, tfs = arrays[ROWS_FILE], arrays[TFS_FILE]
+    shapes_ok = (
+        isinstance(terms, list)
+        and all(isinstance(t, str) for t in terms)
+        and len(set(terms)) == len(terms)
+        and keys.shape == lengths.shape == (len(keys),)
+        and indptr.shape == (len(terms) + 1,)
+        and rows.shape == tfs.shape == (len(rows),)
+        and int(indptr[0]) == 0
+        and int(indptr[-1]) == len(rows)
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (len(rows) == 0 or (int(rows.min()) >= 0 and int(rows.max()) < len(keys)))
+        and (len(tfs) == 0 or int(tfs.min()) > 0)
+        and (len(lengths) == 0 or int(lengths.min()) >= 0)
+    )
+    if not shapes_ok:
+        raise IndexFormatError(f"{src}: the BM25 arrays are inconsistent; the index is damaged.")
+    if not np.array_equal(keys, store.keys()):
+        raise IndexFormatError(f"{src}: BM25 documents do not match the index's documents.")
+    p = Postings()
+    p.terms = list(terms)
+    p.vocab = {t: i for i, t in enumerate(p.terms)}
+    p.keys = Growing(np.int64, np.array(keys))
+    p.lengths = Growing(np.int32, np.array(lengths))
+    p.live = Growing(np.bool_, np.ones(len(keys), dtype=np.bool_))
+    p.df = Growing(np.int64, np.diff(indptr))  # saved compacted: every posting is live
+    p.n_live, p.total_len = len(keys), int(np.sum(lengths, dtype=np.int64))
+    if len(rows):
+        p.segments = [Segment(np.array(indptr, dtype=np.int64), rows, tfs)]
+    return p

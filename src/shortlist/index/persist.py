@@ -4,7 +4,13 @@ Layout::
 
     DIR/manifest.json            what is in the index, and which generation is current
     DIR/<generation>/index.faiss FAISS's own binary format (faiss.write_index)
-    DIR/<generation>/documents.jsonl  one JSON object per document: key, id, text, metadata
+    DIR/<generation>/documents.rows.npy   int64 (n, 5): key and offsets into the arena
+    DIR/<generation>/documents.arena.npy  uint8: each document's UTF-8 id, text, metadata JSON
+    DIR/<generation>/bm25/*.npy, terms.json  the BM25 postings (:mod:`.lexical`)
+
+Format 1 (before the compact document store) kept the documents in ``documents.jsonl``
+(one JSON object per document); it still loads. The arrays load memory-mapped, so a large
+index opens fast.
 
 A save writes a fresh generation folder, fsyncs it, then commits by atomically replacing
 ``manifest.json`` (``os.replace``); only then is the previous generation removed. A crash
@@ -33,18 +39,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from shortlist._version import __version__
 from shortlist.errors import IndexFormatError, IndexWriteError, InvalidInputError, ShortlistError
 from shortlist.index import locks
 
 FORMAT = "shortlist-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS = (1, 2)
+"""The format versions this shortlist loads (it writes :data:`FORMAT_VERSION`)."""
 MANIFEST = "manifest.json"
 FAISS_FILE = "index.faiss"
 DOCS_FILE = "documents.jsonl"
-FILES = (FAISS_FILE, DOCS_FILE)
+DOC_ROWS_FILE = "documents.rows.npy"
+DOC_ARENA_FILE = "documents.arena.npy"
+FILES_OF = {1: (FAISS_FILE, DOCS_FILE), 2: (FAISS_FILE, DOC_ROWS_FILE, DOC_ARENA_FILE)}
+FILES = FILES_OF[FORMAT_VERSION]
+TOMBSTONES_FILE = "tombstones.npy"
+"""Keys of deleted vectors an HNSW graph still holds (masked at search), when any."""
 _GENERATION = re.compile(r"gen-[0-9a-f]{12}")
-_OPTIONAL_FILE = re.compile(r"bm25/[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_OPTIONAL_FILE = re.compile(r"bm25/[A-Za-z0-9_][A-Za-z0-9_.-]*|tombstones\.npy")
 MAX_KEY = 2**62
 """Keys are FAISS int64 ids; a ``next_key`` past this is a damaged manifest, not a corpus
 (and would overflow on the next ``add``)."""
@@ -128,6 +143,42 @@ def write_documents(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         fh.flush()
         os.fsync(fh.fileno())
     return count
+
+
+def write_array(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` as ``.npy`` (never pickled) and fsync it."""
+    with path.open("wb") as fh:
+        np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def write_bytes_array(path: Path, size: int, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` (``size`` bytes in all) as one uint8 ``.npy`` array, streamed, and
+    fsync it: what a million documents' text takes, without a second copy in memory."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
+    written = 0
+    with path.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for chunk in chunks:
+            fh.write(chunk)
+            written += len(chunk)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if written != size:
+        raise IndexWriteError(f"{path}: wrote {written} bytes of {size}; nothing was committed.")
+
+
+def read_array(path: Path, dtype: type) -> np.ndarray:
+    """A saved ``.npy`` array, memory-mapped read-only; :func:`damaged` if it is not one
+    of ``dtype`` (the checksum matched, so it was written that way)."""
+    try:
+        array: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise damaged(path, f"not a NumPy array file ({exc})") from exc
+    if array.dtype != np.dtype(dtype):
+        raise damaged(path, f"holds {array.dtype}, not {np.dtype(dtype)}")
+    return array
 
 
 def read_documents(path: Path) -> Iterator[dict[str, Any]]:
@@ -249,7 +300,7 @@ def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
     """Read and verify the manifest; return it and the current generation folder."""
     check_index_dir(directory)
     path = directory / MANIFEST
-    manifest = read_manifest_file(path, FORMAT, FORMAT_VERSION, _REQUIRED)
+    manifest = read_manifest_file(path, FORMAT, READS, _REQUIRED)
     _check_fields(path, manifest)
     folder = directory / manifest["generation"]
     if folder.is_symlink() or not folder.is_dir():
@@ -265,7 +316,9 @@ def open_manifest(directory: Path) -> tuple[dict[str, Any], Path]:
     return manifest, folder
 
 
-def read_manifest_file(path: Path, format: str, version: int, fields: Fields) -> dict[str, Any]:
+def read_manifest_file(
+    path: Path, format: str, version: int | tuple[int, ...], fields: Fields
+) -> dict[str, Any]:
     """A manifest file of either kind of index, checked as far as both share: UTF-8 JSON
     of this ``format`` and ``version``, every field in ``fields`` of its type, and a
     ``next_key`` that the next ``add`` can hand out."""
@@ -275,10 +328,12 @@ def read_manifest_file(path: Path, format: str, version: int, fields: Fields) ->
         raise damaged(path, f"corrupt ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != format:
         raise IndexFormatError(f"{path} is not a {format} manifest.")
-    if manifest.get("format_version") != version:
+    versions = version if isinstance(version, tuple) else (version,)
+    if manifest.get("format_version") not in versions:
         raise IndexFormatError(
             f"{path.parent} uses {format} format {manifest.get('format_version')}; this "
-            f"shortlist reads format {version}. Rebuild the index or install a matching version."
+            f"shortlist reads format {' or '.join(map(str, versions))}. Rebuild the index or "
+            "install a matching version."
         )
     for name, kind in fields.items():
         value = manifest.get(name)
@@ -296,15 +351,16 @@ def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
             f"{path}: generation {manifest['generation']!r} is not a generation this format "
             "writes (gen-<12 hex digits>); refusing to read outside the index folder."
         )
-    files = manifest["files"]
-    extra = set(files) - set(FILES)
+    files, required = manifest["files"], FILES_OF[manifest["format_version"]]
+    extra = set(files) - set(required)
     if (
-        not set(FILES) <= set(files)
+        not set(required) <= set(files)
         or not all(_OPTIONAL_FILE.fullmatch(name) for name in extra)
         or not all(isinstance(v, str) for v in files.values())
     ):
         raise IndexFormatError(
-            f"{path}: files must list exactly {', '.join(FILES)} (and bm25/<name> files)."
+            f"{path}: files must list exactly {', '.join(required)} (and bm25/<name> files, "
+            "tombstones.npy)."
         )
     encoder = manifest["encoder"]
     if not isinstance(encoder.get("name"), str) or not isinstance(encoder.get("dim"), int):

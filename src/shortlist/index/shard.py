@@ -116,7 +116,7 @@ class ShardWorker:
 
     def local_stats(self) -> CorpusStats:
         with self.index._lock:
-            return self._bm25().local_stats(self.index._store)
+            return self._bm25().local_stats()
 
     def use_corpus_stats(self, stats: CorpusStats) -> None:
         with self.index._lock:

@@ -76,7 +76,7 @@ class ShardedIndex(BaseIndex):
         settings are :meth:`BaseIndex._configure`'s."""
         self._configure(encoder, **settings)
         self._next_key = 0
-        self._stats_fresh = True  # BM25 statistics match the corpus (nothing to push)
+        self._stats_fresh = False  # shards score with their own statistics until a sync
 
     @classmethod
     def _on(
@@ -238,8 +238,6 @@ class ShardedIndex(BaseIndex):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write every shard and a manifest listing them, as one atomic generation."""
         with self._lock:
-            if self.bm25 is not None:
-                self._sync_corpus_stats()  # saved BM25 files score with corpus-wide statistics
             return sharded_storage.save(self, Path(path))
 
     @classmethod

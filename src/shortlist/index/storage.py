@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
+
 from shortlist._optional import require
 from shortlist.encoders import Encoder
 from shortlist.encoders.identity import describe, encoder_for
@@ -64,7 +66,7 @@ def save(self: Stored, directory: Path) -> Path:
     faiss = _faiss()
     with self._lock:
         self._compact()
-        rows = list(self._store.rows())
+        rows, store = self._store.live_rows(), self._store
         manifest = persist.manifest(
             encoder=describe(self.encoder),
             metric=self.metric,
@@ -75,18 +77,57 @@ def save(self: Stored, directory: Path) -> Path:
             stage1=self.stage1_manifest(),
             bm25=self.bm25.config() if self.bm25 is not None else None,
         )
-        index, bm25, store = self._faiss_index, self.bm25, self._store
+        index, bm25 = self._faiss_index, self.bm25
+        dead = np.array(sorted(self._store.tombstones), dtype=np.int64)
 
         def write(folder: Path) -> list[str]:
-            persist.write_documents(folder / persist.DOCS_FILE, rows)
+            persist.write_array(folder / persist.DOC_ROWS_FILE, rows)
+            size = int(rows[-1, -1]) if len(rows) else 0
+            persist.write_bytes_array(folder / persist.DOC_ARENA_FILE, size, store.arena_chunks())
             if index is not None:
                 faiss.write_index(index, str(folder / persist.FAISS_FILE))
             else:
                 (folder / persist.FAISS_FILE).write_bytes(b"")
-            return bm25.save(folder, store) if bm25 is not None else []
+            extra = []
+            if len(dead):  # a graph's deleted vectors, still in it (masked at search)
+                persist.write_array(folder / persist.TOMBSTONES_FILE, dead)
+                extra.append(persist.TOMBSTONES_FILE)
+            return extra + (bm25.save(folder) if bm25 is not None else [])
 
         persist.commit(directory, manifest, write)
     return directory
+
+
+def _documents(folder: Path, manifest: dict[str, Any], directory: Path) -> DocStore:
+    """The saved document store: memory-mapped arrays, or format 1's JSON lines."""
+    if manifest["format_version"] == 1:
+        rows = persist.read_documents(folder / persist.DOCS_FILE)
+        return DocStore.from_rows(rows, manifest["next_key"], str(directory))
+    return DocStore.from_arrays(
+        persist.read_array(folder / persist.DOC_ROWS_FILE, np.int64),
+        persist.read_array(folder / persist.DOC_ARENA_FILE, np.uint8),
+        manifest["next_key"],
+        str(directory),
+    )
+
+
+def _tombstones(
+    folder: Path, manifest: dict[str, Any], store: DocStore, directory: Path
+) -> set[int]:
+    """Keys of deleted vectors a saved graph still holds: each below ``next_key`` and
+    no live document's (else they would mask a document, or hide a damaged file)."""
+    if persist.TOMBSTONES_FILE not in manifest["files"]:
+        return set()
+    dead = persist.read_array(folder / persist.TOMBSTONES_FILE, np.int64)
+    keys = set(dead.tolist())
+    if (
+        dead.ndim != 1
+        or len(keys) != len(dead)
+        or (len(dead) and not 0 <= int(dead.min()) <= int(dead.max()) < manifest["next_key"])
+        or np.isin(dead, store.keys()).any()
+    ):
+        raise persist.damaged(directory, "the deleted-vector list is inconsistent")
+    return keys
 
 
 def load(
@@ -97,24 +138,23 @@ def load(
 ) -> S:
     """Index.load: verify the generation, rebuild store, FAISS and BM25, find the encoder."""
     with persist.reading(directory) as (manifest, folder):
-        store = DocStore.from_rows(
-            persist.read_documents(folder / persist.DOCS_FILE),
-            manifest["next_key"],
-            str(directory),
-        )
+        store = _documents(folder, manifest, directory)
         stored = None
         if manifest["factory"] is not None:
             stored = _read_faiss(folder / persist.FAISS_FILE)
         saved_bm25 = manifest.get("bm25")
         given = bm25 if isinstance(bm25, Bm25) else None
         lexical = Bm25.load(folder, saved_bm25, store, given) if saved_bm25 else None
+        dead = _tombstones(folder, manifest, store, directory)
     if len(store) != manifest["count"]:
         raise persist.damaged(directory, "the document count does not match the manifest")
-    if stored is not None and stored.ntotal != len(store):
+    if stored is not None and stored.ntotal != len(store) + len(dead):
         raise persist.damaged(
             directory,
-            f"FAISS holds {stored.ntotal} vectors but there are {len(store)} documents",
+            f"FAISS holds {stored.ntotal} vectors but there are {len(store)} documents"
+            + (f" and {len(dead)} deleted ones" if dead else ""),
         )
+    store.tombstones = dead
     enc = encoder_for(manifest["encoder"], directory, encoder)
     mode, fusion = stage1_settings(manifest.get("stage1") or {})
     index = cls(
