@@ -54,3 +54,18 @@ def test_scale_up_smoke_run_measures_every_column(tmp_path: Path) -> None:
     assert row["stream"] == 5 and row["load"]["load_s"] > 0 and row["peak_rss_bytes"] > 0
     assert data["machine"]["cpu_flags"]
     assert "3,000" in (tmp_path / "scale-up-smoke.md").read_text()
+
+
+def test_graphs_check_scores_candidates_and_writes_nothing(
+    onnx_model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``benchmarks.graphs --check``: each candidate loads and scores a few pairs against
+    the dequantized reference; no timing, no result files (shipped graphs: nothing built)."""
+    monkeypatch.setenv("SHORTLIST_GRAPH_CACHE", str(tmp_path / "cache"))
+    proc = run_benchmark(
+        "graphs", "--check", "2", "--candidates", "shipped,no-skipln", "--out", str(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "(2 pairs, no timing)" in proc.stdout
+    assert "disabled_optimizers=['SkipLayerNormFusion']" in proc.stdout
+    assert not (tmp_path / "graphs.json").exists() and not (tmp_path / "cache").exists()
