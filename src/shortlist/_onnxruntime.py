@@ -15,7 +15,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shortlist.cpu import int8_kind
 from shortlist.errors import InvalidInputError
+
+SKIP_LAYER_NORM = "SkipLayerNormFusion"
+FUSIONS = ("auto", "all", "no-skip-layer-norm")
+"""What a cross-encoder session fuses: ``all`` of onnxruntime's fusions, all but
+SkipLayerNormalization, or ``auto``: chosen by the CPU kind (:func:`fusions_for`)."""
+
+
+def fusions_for(fusions: str, kind: str | None = None) -> str:
+    """The fusion set a cross-encoder session runs with on this CPU (``kind``: an
+    :func:`~shortlist.cpu.int8_kind`, this machine's by default).
+
+    Measured on the fixed workload (docs/results/serving/candidates/): on an AVX-512
+    VNNI/AMX CPU the fused SkipLayerNormalization kernel costs ~9x an unfused
+    LayerNormalization of the same shape, so leaving that one fusion out scores 100 pairs
+    in 0.87x the time with the same rankings. Not measured on an AVX2-only CPU, where the
+    int8 GEMMs dominate: ``auto`` keeps onnxruntime's defaults there.
+    """
+    if fusions not in FUSIONS:
+        raise InvalidInputError(f"fusions must be one of {', '.join(FUSIONS)}; got {fusions!r}.")
+    if fusions != "auto":
+        return fusions
+    return "no-skip-layer-norm" if (kind or int8_kind()) == "vnni" else "all"
 
 
 def physical_cores() -> int:
@@ -39,11 +62,16 @@ def physical_cores() -> int:
 
 
 def single_threaded_session(
-    ort: Any, graph: str | bytes, name: str, providers: Sequence[str] | None = None
+    ort: Any,
+    graph: str | bytes,
+    name: str,
+    providers: Sequence[str] | None = None,
+    fusions: str = "all",
 ) -> Any:
     """An onnxruntime session whose every ``run`` uses one thread (the caller's).
 
-    ``name`` is the graph's file, for the error when onnxruntime cannot load it.
+    ``name`` is the graph's file, for the error when onnxruntime cannot load it;
+    ``fusions`` one of :data:`FUSIONS` but ``auto`` (see :func:`fusions_for`).
     """
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -56,6 +84,7 @@ def single_threaded_session(
             graph,
             sess_options=options,
             providers=list(providers) if providers else ["CPUExecutionProvider"],
+            disabled_optimizers=[SKIP_LAYER_NORM] if fusions == "no-skip-layer-norm" else None,
         )
     except Exception as exc:  # onnxruntime raises its own untyped Fail/InvalidGraph
         raise InvalidInputError(f"{name} could not be loaded by onnxruntime: {exc}") from exc

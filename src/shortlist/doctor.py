@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 
 from shortlist._version import __version__
+from shortlist.cpu import cpu_flags, cpu_model, int8_kind
 
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 """PyTorch's own index of CPU-only wheels."""
@@ -106,6 +107,21 @@ def _installed(distribution: str) -> str | None:
         return None
 
 
+def cpu_line() -> str:
+    """The CPU kind int8 speed and results depend on, and the reranker graph it runs."""
+    from shortlist._onnxruntime import fusions_for
+
+    kind, fusions = int8_kind(), fusions_for("auto")
+    graph = {
+        "all": "onnxruntime's fusions, all of them",
+        "no-skip-layer-norm": "all onnxruntime fusions but SkipLayerNormalization",
+    }[fusions]
+    return (
+        f"CPU: {cpu_model()} ({cpu_flags()}); int8 kind {kind}: the onnx reranker runs its "
+        f"int8 graph with {graph} (fusions={fusions})"
+    )
+
+
 def report() -> tuple[list[str], list[str]]:
     """(report lines, problems). Problems are what ``shortlist doctor`` exits 1 for."""
     lines = [f"shortlist {__version__}, Python {sys.version.split()[0]} ({sys.prefix})"]
@@ -124,6 +140,7 @@ def report() -> tuple[list[str], list[str]]:
         version = _installed(dist)
         if version is not None:
             lines.append(f"{dist} {version}")
+    lines.append(cpu_line())
     for extra, reqs in sorted(extras().items()):
         missing = sorted(name for name, version in reqs.items() if version is None)
         if not missing:
