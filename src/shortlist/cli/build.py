@@ -27,8 +27,9 @@ def add_index_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--index-spec",
-        default="flat",
-        help="flat | hnsw[:m=32,ef_search=64] | ivfpq[:nlist=..,m=..,nprobe=..] | faiss:FACTORY",
+        default="auto",
+        help="auto (default: flat, then hnsw from 100,000 vectors) | flat | "
+        "hnsw[:m=32,ef_search=64] | ivfpq[:nlist=..,m=..,nprobe=..] | faiss:FACTORY",
     )
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: auto)")

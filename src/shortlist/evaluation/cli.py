@@ -59,7 +59,9 @@ def add_eval_parser(subparsers: Any) -> None:
     p.add_argument(
         "--index", default=None, metavar="DIR", help="reuse a saved index of this corpus"
     )
-    p.add_argument("--index-spec", default=None, help="flat (default) | hnsw | ivfpq | faiss:...")
+    p.add_argument(
+        "--index-spec", default=None, help="auto (default) | flat | hnsw | ivfpq | faiss:..."
+    )
     p.add_argument("--batch-size", type=_positive, default=32, help="embedding batch size")
     p.add_argument(
         "--reranker",
