@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import CROSS_ENCODER, CROSS_ENCODER_ONNX, DATASETS, Table, machine
+from benchmarks.common import CROSS_ENCODER, CROSS_ENCODER_ONNX, DATASETS, SHARED, Table, machine
 from benchmarks.serving import fixed_requests
 
 CACHE = Path(os.environ.get("SHORTLIST_GRAPH_CACHE", Path.home() / ".cache" / "shortlist-graphs"))
@@ -280,6 +280,15 @@ class _OpenVino:
         return [request.get_output_tensor(0).data.copy()]
 
 
+def _shown(path: Path) -> str:
+    """A graph's path as results files record it: relative to the shared folder or the
+    home directory, never this machine's absolute path."""
+    for root, name in ((SHARED, "../shared"), (Path.home(), "~")):
+        if path.is_relative_to(root):
+            return f"{name}/{path.relative_to(root)}"
+    return path.name
+
+
 def _session(candidate: Candidate, threads: int, profile_prefix: str | None = None) -> Any:
     """The candidate's session: shortlist's own single-threaded ORT session (the options
     load_reranker uses) with its optimizers left out and profiling when asked; or OpenVINO."""
@@ -394,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             rerankers.pop(name, None)
             continue
-        results[name] = {"graph": str(c.graph), "bytes": c.graph.stat().st_size, "note": c.note,
+        results[name] = {"graph": _shown(c.graph), "bytes": c.graph.stat().st_size, "note": c.note,
                          "runtime": f"openvino {c.openvino}" if c.openvino else "onnxruntime",
                          "disabled_optimizers": list(c.disabled), **_parity(logits, ref),
                          "logits": [round(float(x), 4) for x in logits] if args.check else None,
