@@ -33,8 +33,9 @@ def _imports(path: Path) -> set[str]:
 # ---------------------------------------------------------------- layers
 LAYERS: list[set[str]] = [
     {"errors", "_version", "_executor", "_quiet", "_lazy", "cpu", "defaults"},
-    {"_optional", "_plugins", "documents", "models", "doctor", "spec", "plan"},
+    {"_optional", "_plugins", "documents", "models", "spec", "plan"},
     {"_validate", "loaders", "onnx_export", "_onnxruntime"},
+    {"doctor"},  # reports what the ONNX sessions will run (_onnxruntime.fusions_for)
     {"encoders", "rerank"},
     {"index", "funnel"},
     {"pipeline", "_adapters"},

@@ -20,6 +20,7 @@ import re
 import sys
 from dataclasses import dataclass
 
+from shortlist._onnxruntime import fusions_for
 from shortlist._version import __version__
 from shortlist.cpu import cpu_flags, cpu_model, int8_kind
 
@@ -109,8 +110,6 @@ def _installed(distribution: str) -> str | None:
 
 def cpu_line() -> str:
     """The CPU kind int8 speed and results depend on, and the reranker graph it runs."""
-    from shortlist._onnxruntime import fusions_for
-
     kind, fusions = int8_kind(), fusions_for("auto")
     graph = {
         "all": "onnxruntime's fusions, all of them",
