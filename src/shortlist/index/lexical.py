@@ -38,6 +38,9 @@ LENGTHS_FILE = "lengths.npy"
 INDPTR_FILE = "indptr.npy"
 ROWS_FILE = "rows.npy"
 TFS_FILE = "tfs.npy"
+_ARRAYS = {KEYS_FILE: np.int64, LENGTHS_FILE: np.int32, INDPTR_FILE: np.int64,
+           ROWS_FILE: np.int32, TFS_FILE: np.int32}  # fmt: skip
+"""The saved postings arrays and the dtype each is written in."""
 Tokenizer = Callable[[str], list[str]]
 _BATCH = 10_000  # documents tokenised at a time when indexing a whole store
 _NONE = (np.zeros(0, np.int32), np.zeros(0, np.int32))
@@ -278,12 +281,9 @@ class Bm25:
             return bm25
         try:
             terms = json.loads((src / TERMS_FILE).read_text(encoding="utf-8"))
-            arrays = {
-                name: np.load(src / name, allow_pickle=False, mmap_mode="r")
-                for name in (KEYS_FILE, LENGTHS_FILE, INDPTR_FILE, ROWS_FILE, TFS_FILE)
-            }
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
             raise IndexFormatError(f"{src}: the BM25 files are unreadable ({exc}).") from exc
+        arrays = {name: persist.read_array(src / name, dtype) for name, dtype in _ARRAYS.items()}
         bm25._postings = _checked_postings(src, terms, arrays, store)
         return bm25
 

@@ -132,19 +132,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_documents(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write JSON lines and fsync; returns the number of rows."""
-    count = 0
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False))
-            fh.write("\n")
-            count += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    return count
-
-
 def write_array(path: Path, array: np.ndarray) -> None:
     """Write ``array`` as ``.npy`` (never pickled) and fsync it."""
     with path.open("wb") as fh:
